@@ -1,0 +1,60 @@
+"""The ``resilience`` console script: one argparse front over the subcommands each package contributes.
+
+Each module in ``_COMMAND_MODULES`` exposes ``register(subparsers)``, adding its subcommand(s) with
+``set_defaults(func=handler)``; a handler takes the parsed ``argparse.Namespace`` and returns an exit status.
+Modules must stay light at import time: heavy imports go inside the handler.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Callable, Sequence
+
+from chaos.errors import ChaosError
+from resilience_core.errors import ResilienceError
+
+__all__ = ["build_parser", "main"]
+
+_COMMAND_MODULES = (
+    "chaos.proxy.cli",  # resilience proxy serve
+    "chaos.targets.cli",  # resilience hub serve, resilience index serve
+    "chaos.run_cli",  # resilience run, resilience faults list
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full parser, with every available subcommand registered."""
+    parser = argparse.ArgumentParser(
+        prog="resilience",
+        description="Chaos scenarios for ML installers, and the servers they run against.",
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module_name in _COMMAND_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as error:
+            if error.name != module_name:
+                raise
+            continue  # that part of the project is not installed or not written yet
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; bad input exits 2 with one line on stderr, never a traceback."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Callable[[argparse.Namespace], int | None] = args.func
+    try:
+        return int(handler(args) or 0)
+    except (ChaosError, ResilienceError) as error:
+        print(f"resilience {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
