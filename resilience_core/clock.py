@@ -49,7 +49,7 @@ class _TestingState:
 _TESTING = _TestingState()
 
 
-class set_testing:  # noqa: N801 - used like a function, also works as a context manager
+class set_testing:
     """Switch real waiting off (and cap attempts at ``max_attempts``) for the whole process.
 
     ``set_testing(True)`` takes effect at once; ``with set_testing(True, max_attempts=2): ...`` restores the

@@ -25,7 +25,7 @@ __all__ = [
 ]
 
 
-class FailureType(str, enum.Enum):
+class FailureType(enum.StrEnum):
     """The category of a failure; it selects the recovery strategies that run."""
 
     NETWORK_CONNECTIVITY_LOSS = "network_connectivity_loss"
@@ -53,7 +53,7 @@ class FailureType(str, enum.Enum):
     UNKNOWN = "unknown"
 
 
-class Severity(str, enum.Enum):
+class Severity(enum.StrEnum):
     """How bad a failure is; ``critical`` failures trigger a safe shutdown instead of retries."""
 
     LOW = "low"
@@ -62,7 +62,7 @@ class Severity(str, enum.Enum):
     CRITICAL = "critical"
 
 
-class Outcome(str, enum.Enum):
+class Outcome(enum.StrEnum):
     """How one chaos trial ended.
 
     Recovery rate = (recovered + recovered_degraded) / (trials - not_triggered). ``failed_dirty`` (leftovers,
