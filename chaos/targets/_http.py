@@ -1,0 +1,123 @@
+"""HTTP plumbing shared by the local targets: a threading HTTP/1.1 server that can drop its live connections,
+Range parsing, and a counted zero-copy file sender."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import select
+import socket
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, BinaryIO
+
+__all__ = ["RangeNotSatisfiable", "TargetHTTPServer", "parse_range", "send_bytes", "send_file_range"]
+
+_log = logging.getLogger("chaos.targets")
+_SENDFILE_CHUNK_BYTES = 8 << 20
+
+
+class TargetHTTPServer(ThreadingHTTPServer):
+    """Daemon-threaded HTTP server on which :meth:`drop_connections` cuts every open keep-alive connection."""
+
+    daemon_threads = True
+    request_queue_size = 512
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__(address, handler)
+        self._live: set[socket.socket] = set()
+        self._live_lock = threading.Lock()
+
+    def track(self, connection: socket.socket, alive: bool) -> None:
+        """Remember (or forget) a connection so that :meth:`drop_connections` can cut it."""
+        with self._live_lock:
+            if alive:
+                self._live.add(connection)
+            else:
+                self._live.discard(connection)
+
+    def drop_connections(self) -> None:
+        """Shut every open connection down, so no client hangs on a server that was closed."""
+        with self._live_lock:
+            live, self._live = self._live, set()
+        for connection in live:
+            with contextlib.suppress(OSError):  # already gone: the client closed first
+                connection.shutdown(socket.SHUT_RDWR)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Clients that vanish mid-reply are normal under fault injection; log, never print tracebacks."""
+        _log.debug("request from %s failed", client_address, exc_info=True)
+
+
+class RangeNotSatisfiable(Exception):
+    """The Range header asks for bytes beyond the end of the file (answer 416)."""
+
+
+def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """``(start, length)`` for a single ``bytes=a-b`` / ``bytes=a-`` / ``bytes=-n`` range, or None for the whole file.
+
+    Malformed or multi-range headers are ignored (RFC 9110 allows answering 200 with the whole file);
+    a start at or past the end raises :class:`RangeNotSatisfiable`.
+    """
+    if not header:
+        return None
+    unit, _, spec = header.strip().partition("=")
+    if unit.strip().lower() != "bytes" or "," in spec:
+        return None
+    first, dash, last = spec.strip().partition("-")
+    if not dash:
+        return None
+    try:
+        if first == "":
+            suffix = int(last)
+            if suffix <= 0:
+                raise RangeNotSatisfiable
+            start = max(0, size - suffix)
+            return start, size - start
+        start = int(first)
+        end = size - 1 if last == "" else min(int(last), size - 1)
+    except ValueError:
+        return None
+    if start < 0 or (last and int(last) < start):
+        return None
+    if start >= size:
+        raise RangeNotSatisfiable
+    return start, end - start + 1
+
+
+def send_file_range(
+    connection: socket.socket,
+    file: BinaryIO,
+    offset: int,
+    length: int,
+    *,
+    on_sent: Callable[[int], None],
+    timeout_s: float | None,
+) -> None:
+    """Send ``length`` bytes of ``file`` from ``offset`` with os.sendfile, reporting each piece to ``on_sent``."""
+    sock_fd = connection.fileno()
+    file_fd = file.fileno()
+    remaining = length
+    while remaining > 0:
+        try:
+            sent = os.sendfile(sock_fd, file_fd, offset, min(remaining, _SENDFILE_CHUNK_BYTES))
+        except BlockingIOError:
+            # the socket has a timeout, so Python put it in non-blocking mode: wait until it drains
+            _, writable, _ = select.select([], [sock_fd], [], timeout_s)
+            if not writable:
+                raise TimeoutError(f"client did not read for {timeout_s} s") from None
+            continue
+        if sent == 0:
+            raise ConnectionResetError("file ended before the announced length")
+        on_sent(sent)
+        offset += sent
+        remaining -= sent
+
+
+def send_bytes(connection: socket.socket, data: bytes, on_sent: Callable[[int], None]) -> None:
+    """Send an in-memory body (used when the bytes are altered), counting them once sent."""
+    connection.sendall(data)
+    on_sent(len(data))

@@ -1,0 +1,365 @@
+"""A local Hugging Face compatible hub that real ``huggingface_hub`` downloads from.
+
+>>> from chaos.targets import HubServer, HubSpec, model_repo
+>>> spec = HubSpec(repos=(model_repo("acme/wan-mini", shards=2, shard_size_bytes=100_000),), seed=7)
+>>> with HubServer(spec) as hub:  # doctest: +SKIP
+...     os.environ.update(hub.client_env())  # HF_ENDPOINT etc.: set before huggingface_hub is imported
+...     from huggingface_hub import hf_hub_download
+...     path = hf_hub_download("acme/wan-mini", "config.json")
+...     assert Path(path).read_bytes() == hub.file("acme/wan-mini", "config.json").read_bytes()
+
+Serves the routes of :mod:`chaos.targets._hub_handler` from one port, and with ``cdn=True`` redirects LFS
+files (302) to a second "CDN" port, as the real Hub does. A mirror is a second server over the same repos:
+``hub.mirror()``. Binds 127.0.0.1 on a free port unless told otherwise.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from chaos.errors import TargetError
+from chaos.targets.repos import GeneratedFile, GeneratedHub, generate_repos
+from chaos.targets.spec import HubSpec
+
+if TYPE_CHECKING:
+    from chaos.targets._hub_handler import HubHTTPServer
+
+__all__ = ["HubServer", "HubState", "RequestRecord"]
+
+_MAX_RECORDS = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRecord:
+    """One request as the hub (``server="hub"``) or its CDN (``server="cdn"``) answered it."""
+
+    server: str
+    method: str
+    path: str
+    range: str | None
+    status: int
+    sent_bytes: int
+    started_s: float
+
+
+class HubState:
+    """What the hub and its CDN listener share: the repos, counters, the request log, pending corruptions."""
+
+    def __init__(self, generated: GeneratedHub, tree_page_size: int) -> None:
+        self.generated = generated
+        self.tree_page_size = tree_page_size
+        self.cdn_base_url: str | None = None
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._in_flight = 0
+        self._served: dict[tuple[str, str, str], int] = {}
+        self._records: deque[RequestRecord] = deque(maxlen=_MAX_RECORDS)
+        self._corrupt: dict[tuple[str, str, str], int] = {}
+        self._failures: list[_PlannedFailure] = []
+        self.throttle_bytes_per_s: int | None = None
+
+    def count(self, file: GeneratedFile, sent_bytes: int) -> None:
+        """Add body bytes sent for ``file``."""
+        key = (file.repo_type, file.repo_id, file.path)
+        with self._lock:
+            self._served[key] = self._served.get(key, 0) + sent_bytes
+
+    def served_bytes(self, repo_type: str, repo_id: str, path: str) -> int:
+        """Body bytes sent for one file since the last reset."""
+        with self._lock:
+            return self._served.get((repo_type, repo_id, path), 0)
+
+    def total_served_bytes(self) -> int:
+        """Body bytes sent for all files since the last reset."""
+        with self._lock:
+            return sum(self._served.values())
+
+    def begin(self) -> None:
+        """A request started being answered."""
+        with self._lock:
+            self._in_flight += 1
+
+    def record(self, record: RequestRecord) -> None:
+        """Log one answered request (this ends it)."""
+        with self._lock:
+            self._records.append(record)
+            self._in_flight -= 1
+            if self._in_flight == 0:
+                self._idle.notify_all()
+
+    def wait_idle(self, timeout_s: float) -> bool:
+        """Wait until no request is being answered; False if some still is after ``timeout_s``."""
+        with self._lock:
+            return self._idle.wait_for(lambda: self._in_flight == 0, timeout=timeout_s)
+
+    def records(self) -> list[RequestRecord]:
+        """The request log, oldest first."""
+        with self._lock:
+            return list(self._records)
+
+    def reset(self) -> None:
+        """Zero the counters and the request log."""
+        with self._lock:
+            self._served.clear()
+            self._records.clear()
+
+    def arm_corruption(self, file: GeneratedFile, times: int) -> None:
+        """Flip one byte in each of the next ``times`` bodies served for ``file``."""
+        with self._lock:
+            key = (file.repo_type, file.repo_id, file.path)
+            self._corrupt[key] = self._corrupt.get(key, 0) + times
+
+    def take_corruption(self, file: GeneratedFile) -> int | None:
+        """The file offset to flip in this body, or None when no corruption is pending."""
+        key = (file.repo_type, file.repo_id, file.path)
+        with self._lock:
+            left = self._corrupt.get(key, 0)
+            if left <= 0:
+                return None
+            self._corrupt[key] = left - 1
+        return file.size_bytes // 2
+
+    def arm_failure(self, failure: _PlannedFailure) -> None:
+        """Answer the next matching requests with an HTTP error instead."""
+        with self._lock:
+            self._failures.append(failure)
+
+    def take_failure(self, method: str, path: str) -> _PlannedFailure | None:
+        """The planned failure this request meets (using one of its ``times``), or None."""
+        with self._lock:
+            for failure in self._failures:
+                if failure.path_contains in path and failure.method in ("", method):
+                    failure.times -= 1
+                    if failure.times <= 0:
+                        self._failures.remove(failure)
+                    return failure
+        return None
+
+
+@dataclass(slots=True)
+class _PlannedFailure:
+    status: int
+    times: int
+    path_contains: str
+    method: str
+    retry_after_s: float | None
+
+
+class HubServer:
+    """A running local hub (and optional CDN) over the repos of a spec; a context manager.
+
+    ``spec`` is a :class:`HubSpec` or a TOML path; ``root`` is where repos are generated (a temporary folder,
+    removed on close, when None). ``cdn=True`` answers LFS resolves with a 302 to a second port;
+    ``cdn_url`` overrides the redirect base (e.g. a proxy in front of the CDN port).
+    """
+
+    def __init__(
+        self,
+        spec: HubSpec | str | Path,
+        *,
+        root: str | Path | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        cdn: bool = False,
+        cdn_port: int = 0,
+        cdn_url: str | None = None,
+        tree_page_size: int = 1000,
+        generated: GeneratedHub | None = None,
+    ) -> None:
+        if not isinstance(spec, HubSpec):
+            spec = HubSpec.from_toml(spec)
+        if tree_page_size < 1:
+            raise TargetError(f"tree_page_size={tree_page_size!r} must be >= 1")
+        self._own_root = root is None and generated is None
+        if generated is None:
+            root_path = Path(tempfile.mkdtemp(prefix="chaos-hub-")) if root is None else Path(root)
+            generated = generate_repos(spec, root_path)
+        self.spec = spec
+        self.generated = generated
+        self.host = host
+        self._port = port
+        self._cdn = cdn
+        self._cdn_port = cdn_port
+        self._cdn_url = cdn_url
+        self.state = HubState(generated, tree_page_size)
+        self._servers: list[HubHTTPServer] = []
+        self._threads: list[threading.Thread] = []
+
+    # -- lifecycle ------------------------------------------------------------------------------------------------
+
+    def start(self) -> HubServer:
+        """Bind and serve in daemon threads; after :meth:`close`, binds the same ports again."""
+        if self._servers:
+            return self
+        from chaos.targets._hub_handler import HubHTTPServer  # http.server costs ~50 ms: load it on first start
+
+        try:
+            hub = HubHTTPServer((self.host, self._port), self.state, "hub")
+            self._servers.append(hub)
+            self._port = hub.server_address[1]
+            if self._cdn:
+                cdn = HubHTTPServer((self.host, self._cdn_port), self.state, "cdn")
+                self._servers.append(cdn)
+                self._cdn_port = cdn.server_address[1]
+                self.state.cdn_base_url = self._cdn_url or f"http://{self._url_host}:{self._cdn_port}"
+        except OSError as error:
+            self._shutdown()
+            raise TargetError(f"hub cannot listen on {self.host}:{self._port}: {error}; pick another port") from error
+        for server in self._servers:
+            thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def stop(self) -> None:
+        """Stop listening and cut open connections, keeping the generated repos (``start()`` serves again)."""
+        self._shutdown()
+
+    def close(self) -> None:
+        """Stop, and remove the generated repos if this server created their temporary root."""
+        self._shutdown()
+        if self._own_root:
+            shutil.rmtree(self.generated.root, ignore_errors=True)
+
+    def _shutdown(self) -> None:
+        serving = bool(self._threads)  # shutdown() waits for serve_forever, so only call it when one runs
+        for server in self._servers:
+            if serving:
+                server.shutdown()
+            server.drop_connections()
+            server.server_close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self._servers, self._threads = [], []
+
+    def __enter__(self) -> HubServer:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def mirror(self, *, port: int = 0, cdn: bool = False, cdn_port: int = 0, cdn_url: str | None = None) -> HubServer:
+        """A second, independent server over the same generated repos (same bytes, same commit shas)."""
+        return HubServer(
+            self.spec,
+            generated=self.generated,
+            host=self.host,
+            port=port,
+            cdn=cdn,
+            cdn_port=cdn_port,
+            cdn_url=cdn_url,
+            tree_page_size=self.state.tree_page_size,
+        )
+
+    # -- addresses ------------------------------------------------------------------------------------------------
+
+    @property
+    def _url_host(self) -> str:
+        return f"[{self.host}]" if ":" in self.host else self.host
+
+    @property
+    def port(self) -> int:
+        """The hub's port (known once started)."""
+        return self._port
+
+    @property
+    def url(self) -> str:
+        """The endpoint for ``HF_ENDPOINT`` / ``endpoint=``, e.g. ``http://127.0.0.1:40123``."""
+        if not self._servers and self._port == 0:
+            raise TargetError("the hub is not started; use `with HubServer(...) as hub:` or call start()")
+        return f"http://{self._url_host}:{self._port}"
+
+    @property
+    def cdn_url(self) -> str | None:
+        """Where LFS resolves redirect to, or None without ``cdn=True``."""
+        return self.state.cdn_base_url
+
+    def client_env(self, hf_home: str | Path | None = None) -> dict[str, str]:
+        """Environment for a huggingface_hub client process: this endpoint, Xet, telemetry and progress bars off."""
+        env = {
+            "HF_ENDPOINT": self.url,
+            "HF_HUB_DISABLE_XET": "1",
+            "HF_HUB_DISABLE_TELEMETRY": "1",
+            "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+        }
+        if hf_home is not None:
+            env["HF_HOME"] = str(hf_home)
+        return env
+
+    # -- what tests check -----------------------------------------------------------------------------------------
+
+    def file(self, repo_id: str, path: str, *, revision: str = "main", repo_type: str = "model") -> GeneratedFile:
+        """The generated file (``local_path``, ``size_bytes``, ``sha256``, ``etag``, ``read_bytes()``)."""
+        return self.generated.file(repo_id, path, revision=revision, repo_type=repo_type)
+
+    def files(self, repo_id: str, *, revision: str = "main", repo_type: str = "model") -> dict[str, GeneratedFile]:
+        """Every file of a repo at a revision, by path."""
+        return dict(self.generated.repo(repo_id, revision, repo_type).files)
+
+    def commit(self, repo_id: str, revision: str = "main", repo_type: str = "model") -> str:
+        """The 40-hex commit sha a revision resolves to."""
+        return self.generated.repo(repo_id, revision, repo_type).commit
+
+    def wait_idle(self, timeout_s: float = 5.0) -> bool:
+        """Wait until no reply is in progress (a client may hold all bytes before the server thread counts them)."""
+        return self.state.wait_idle(timeout_s)
+
+    def served_bytes(self, repo_id: str, path: str, *, repo_type: str = "model", settle_s: float = 1.0) -> int:
+        """Body bytes sent for one file (hub and CDN together, all revisions) since the last reset.
+
+        Waits up to ``settle_s`` for replies in progress, so a count read right after a download is complete.
+        """
+        self.state.wait_idle(settle_s)
+        return self.state.served_bytes(repo_type, repo_id, path)
+
+    def total_served_bytes(self, *, settle_s: float = 1.0) -> int:
+        """Body bytes sent for every file since the last reset (waits like :meth:`served_bytes`)."""
+        self.state.wait_idle(settle_s)
+        return self.state.total_served_bytes()
+
+    @property
+    def requests(self) -> list[RequestRecord]:
+        """Every request answered since the last reset, oldest first (waits up to 1 s for replies in progress)."""
+        self.state.wait_idle(1.0)
+        return self.state.records()
+
+    def reset_counters(self) -> None:
+        """Zero served-bytes counters and the request log."""
+        self.state.reset()
+
+    def corrupt_next(self, repo_id: str, path: str, *, times: int = 1, revision: str = "main") -> None:
+        """Serve the next ``times`` bodies of a file with one byte flipped (same size: only a hash check sees it)."""
+        self.state.arm_corruption(self.file(repo_id, path, revision=revision), times)
+
+    def fail_next(
+        self,
+        status: int,
+        *,
+        times: int = 1,
+        path_contains: str = "",
+        method: str = "",
+        retry_after_s: float | None = None,
+    ) -> None:
+        """Answer the next ``times`` requests whose path contains ``path_contains`` (and ``method``, if given)
+        with ``status`` and no X-Error-Code, e.g. ``hub.fail_next(500, path_contains="/resolve/")``;
+        ``retry_after_s`` adds a Retry-After header (for 429/503)."""
+        if isinstance(status, bool) or not isinstance(status, int) or not 400 <= status <= 599:
+            raise TargetError(f"fail_next status={status!r} must be an HTTP error status in 400..599")
+        if times < 1:
+            raise TargetError(f"fail_next times={times!r} must be >= 1")
+        self.state.arm_failure(_PlannedFailure(status, times, path_contains, method.upper(), retry_after_s))
+
+    def throttle(self, bytes_per_s: int | None) -> None:
+        """Pace every file body at about ``bytes_per_s`` (None: full speed), e.g. so a kill lands mid-file."""
+        if bytes_per_s is not None and (isinstance(bytes_per_s, bool) or bytes_per_s < 1024):
+            raise TargetError(f"throttle bytes_per_s={bytes_per_s!r} must be >= 1024, or None for full speed")
+        self.state.throttle_bytes_per_s = bytes_per_s
