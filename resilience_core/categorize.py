@@ -1,0 +1,427 @@
+"""Exception -> :class:`ErrorContext`: what broke and how badly, without importing the libraries that raised it.
+
+Rules match on the names of the classes in the exception's MRO (``"httpx2.ReadError"``,
+``"torch.OutOfMemoryError"``), on ``errno``, on an HTTP status found duck-typed on the exception, and on message
+patterns. The categorizer walks ``__cause__`` and ``__context__`` (bounded, cycle-safe) and keeps the match with
+the highest rule priority; a tie goes to the outermost exception.
+
+>>> ctx = categorize(OSError(28, "No space left on device"))
+>>> ctx.failure_type.value, ctx.details["errno"]
+('storage_space_insufficient', 28)
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from resilience_core.taxonomy import ErrorContext, FailureType, Severity
+
+__all__ = ["Categorizer", "Classification", "Rule", "categorize", "default_rules", "mro_names"]
+
+_MAX_CHAIN = 8
+_MAX_TEXT = 20_000
+_MAX_RAW_MESSAGE = 500
+_TYPE_CACHE_LIMIT = 2048
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One way to recognise a failure. Every condition given must hold; at least one must be given.
+
+    ``types`` are MRO names, either ``module.qualname`` (``"httpx2._exceptions.ReadError"``) or the short
+    ``package.qualname`` (``"httpx2.ReadError"``); builtins also match by bare name (``"MemoryError"``).
+    ``message`` is a case-insensitive regex searched in ``str(error)`` (plus ``output``/``stderr`` when the
+    exception carries them, as ``subprocess.CalledProcessError`` does). ``keywords`` are cheap lowercase
+    substrings, one of which must occur before the regex runs at all (regexes over long messages are the
+    slowest part of categorizing). ``retryable`` overrides the failure type's default in
+    ``details["retryable"]``.
+
+    >>> Rule(FailureType.LOCK_CONTENTION, types=("filelock.Timeout",), name="filelock")  # doctest: +ELLIPSIS
+    Rule(...)
+    """
+
+    failure_type: FailureType
+    severity: Severity = Severity.MEDIUM
+    types: tuple[str, ...] = ()
+    errnos: tuple[int, ...] = ()
+    statuses: tuple[int, ...] = ()
+    message: str | None = None
+    predicate: Callable[[BaseException], bool] | None = None
+    priority: int = 50
+    retryable: bool | None = None
+    name: str = ""
+    keywords: tuple[str, ...] = ()
+    _pattern: re.Pattern[str] | None = field(init=False, repr=False, compare=False, default=None)
+    _statuses: frozenset[int] = field(init=False, repr=False, compare=False, default=frozenset())
+
+    def __post_init__(self) -> None:
+        if not (self.types or self.errnos or self.statuses or self.message or self.predicate):
+            raise ValueError(
+                f"Rule {self.name or self.failure_type.value!r} has no condition; "
+                "give at least one of types, errnos, statuses, message, predicate"
+            )
+        if self.message is not None:
+            object.__setattr__(self, "_pattern", re.compile(self.message, re.IGNORECASE))
+        object.__setattr__(self, "_statuses", frozenset(self.statuses))
+        object.__setattr__(self, "keywords", tuple(k.lower() for k in self.keywords))
+
+    def matches(self, error: BaseException, facts: _Facts) -> bool:
+        """True when every condition of this rule holds for ``error``."""
+        if self.types and facts.names.isdisjoint(self.types):
+            return False
+        if self.errnos and facts.errno not in self.errnos:
+            return False
+        if self._statuses and facts.status not in self._statuses:
+            return False
+        if self.keywords:
+            lowered = facts.lowered()
+            for keyword in self.keywords:
+                if keyword in lowered:
+                    break
+            else:
+                return False
+        if self._pattern is not None and self._pattern.search(facts.text()) is None:
+            return False
+        return not (self.predicate is not None and not self.predicate(error))
+
+
+@dataclass(frozen=True, slots=True)
+class Classification:
+    """The verdict of :meth:`Categorizer.classify`: a type, a severity and the facts found."""
+
+    failure_type: FailureType
+    severity: Severity
+    details: Mapping[str, Any]
+    rule: Rule | None = None
+
+
+_TYPE_NAMES: dict[type, frozenset[str]] = {}
+
+
+def mro_names(cls: type) -> frozenset[str]:
+    """Every name a rule may use for ``cls``: full, short (``package.qualname``) and bare builtin names."""
+    cached = _TYPE_NAMES.get(cls)
+    if cached is not None:
+        return cached
+    names: set[str] = set()
+    for klass in cls.__mro__:
+        module = getattr(klass, "__module__", "") or ""
+        qualname = getattr(klass, "__qualname__", klass.__name__)
+        names.add(f"{module}.{qualname}")
+        names.add(f"{module.partition('.')[0]}.{qualname}")
+        if module == "builtins":
+            names.add(qualname)
+    result = frozenset(names)
+    if len(_TYPE_NAMES) < _TYPE_CACHE_LIMIT:
+        _TYPE_NAMES[cls] = result
+    return result
+
+
+def _full_name(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+class _Facts:
+    """What one exception in the chain offers to rules; the message text is built only when a rule asks."""
+
+    __slots__ = ("_lower", "_text", "errno", "error", "names", "status")
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+        self.names = mro_names(type(error))
+        errno = getattr(error, "errno", None)
+        self.errno = errno if isinstance(errno, int) else None
+        self.status = _http_status(error)
+        self._text: str | None = None
+        self._lower: str | None = None
+
+    def lowered(self) -> str:
+        if self._lower is None:
+            self._lower = self.text().lower()
+        return self._lower
+
+    def text(self) -> str:
+        if self._text is None:
+            parts = [str(self.error)]
+            for attr in ("output", "stderr"):
+                value = getattr(self.error, attr, None)
+                if isinstance(value, bytes):
+                    value = value.decode("utf-8", "replace")
+                if isinstance(value, str) and value:
+                    parts.append(value[-_MAX_TEXT:])
+            self._text = "\n".join(parts)
+        return self._text
+
+
+def _safe_getattr(obj: object, name: str) -> Any:
+    # Some exception properties raise instead of returning None (httpx's `.request` when unset).
+    try:
+        return getattr(obj, name, None)
+    except Exception:  # noqa: BLE001 -- a broken property must not break categorization
+        return None
+
+
+def _http_status(error: BaseException) -> int | None:
+    try:  # one guard for the common case; properties that raise are rare (httpx's unset `.request`)
+        response = getattr(error, "response", None)
+    except Exception:  # noqa: BLE001 -- a broken property must not break categorization
+        response = None
+    for holder in (response, error):
+        if holder is None:
+            continue
+        try:
+            value = getattr(holder, "status_code", None)
+            if value is None:
+                value = getattr(holder, "status", None)
+        except Exception:  # noqa: BLE001, S112 -- a broken property must not break categorization
+            continue
+        if type(value) is int and 100 <= value <= 599:
+            return value
+    return None
+
+
+def _chain(error: BaseException) -> list[BaseException]:
+    """The exception, then its causes and contexts, breadth-first, each once, at most ``_MAX_CHAIN``."""
+    seen = {id(error)}
+    out = [error]
+    index = 0
+    while index < len(out) and len(out) < _MAX_CHAIN:
+        current = out[index]
+        index += 1
+        for nxt in (current.__cause__, current.__context__):
+            if nxt is not None and id(nxt) not in seen and len(out) < _MAX_CHAIN:
+                seen.add(id(nxt))
+                out.append(nxt)
+    return out
+
+
+_SIZE_UNITS = {"b": 1, "bytes": 1, "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "kb": 10**3, "mb": 10**6}
+_SIZE_UNITS |= {"gb": 10**9, "tib": 1 << 40, "tb": 10**12}
+_ALLOCATE = re.compile(r"allocat\w*\s+([\d,.]+)\s*(bytes|[kmgt]i?b|b)\b", re.IGNORECASE)
+_CONSISTENCY = re.compile(r"should be of size (\d+) but has size (\d+)")
+
+# Failure types whose cure is "try again" unless a rule says otherwise.
+_RETRYABLE_BY_DEFAULT = frozenset(
+    {
+        FailureType.NETWORK_CONNECTIVITY_LOSS,
+        FailureType.NETWORK_TIMEOUT,
+        FailureType.BANDWIDTH_LIMITATION,
+        FailureType.HTTP_ERROR,
+        FailureType.MODEL_DOWNLOAD_FAILURE,
+        FailureType.MODEL_CORRUPTION_DETECTED,
+        FailureType.MODEL_INTEGRITY_FAILURE,
+        FailureType.MODEL_LOADING_TIMEOUT,
+        FailureType.LOCK_CONTENTION,
+        FailureType.STORAGE_SPACE_INSUFFICIENT,
+        FailureType.VRAM_EXHAUSTION,
+        FailureType.RAM_EXHAUSTION,
+        FailureType.DEPENDENCY_INSTALL_FAILURE,
+    }
+)
+
+
+def _bytes_needed(text: str) -> int | None:
+    match = _ALLOCATE.search(text)
+    if match is None:
+        return None
+    try:
+        number = float(match.group(1).replace(",", ""))
+    except ValueError:
+        return None
+    return int(number * _SIZE_UNITS.get(match.group(2).lower(), 1))
+
+
+class Categorizer:
+    """An ordered, extensible set of :class:`Rule` objects; thread-safe.
+
+    >>> cat = Categorizer()
+    >>> cat.add_rule(Rule(FailureType.INVALID_PARAMETERS, Severity.HIGH, types=("KeyError",), name="keys"))
+    >>> cat.classify(KeyError("steps")).failure_type.value
+    'invalid_parameters'
+    """
+
+    def __init__(self, rules: Iterable[Rule] | None = None) -> None:
+        self._rules: list[Rule] = list(default_rules() if rules is None else rules)
+        self._lock = threading.Lock()
+        self._candidates: dict[tuple[type, bool, bool], tuple[Rule, ...]] = {}
+
+    @property
+    def rules(self) -> tuple[Rule, ...]:
+        """The rules, in the order they were added."""
+        return tuple(self._rules)
+
+    def add_rule(self, rule: Rule) -> None:
+        """Add a rule; among matches the highest ``priority`` wins, then the earlier-added rule."""
+        with self._lock:
+            self._rules.append(rule)
+            self._candidates = {}
+
+    def _candidates_for(self, cls: type, has_errno: bool, has_status: bool) -> tuple[Rule, ...]:
+        key = (cls, has_errno, has_status)
+        found = self._candidates.get(key)
+        if found is not None:
+            return found
+        names = mro_names(cls)
+        with self._lock:
+            rules = list(self._rules)
+        picked = [
+            r
+            for r in rules
+            if (not r.types or not names.isdisjoint(r.types))
+            and (has_errno or not r.errnos)
+            and (has_status or not r.statuses)
+        ]
+        # sorted() is stable, so equal priorities keep insertion order.
+        result = tuple(sorted(picked, key=lambda r: -r.priority))
+        if len(self._candidates) < _TYPE_CACHE_LIMIT:
+            self._candidates[key] = result
+        return result
+
+    def classify(self, error: BaseException) -> Classification:
+        """Categorize ``error`` (and its causes); unknown failures keep the raw type and message."""
+        best: Rule | None = None
+        best_facts: _Facts | None = None
+        all_facts: list[_Facts] = []
+        for link in _chain(error):
+            facts = _Facts(link)
+            all_facts.append(facts)
+            for rule in self._candidates_for(type(link), facts.errno is not None, facts.status is not None):
+                if best is not None and rule.priority <= best.priority:
+                    break
+                if rule.matches(link, facts):
+                    best, best_facts = rule, facts
+                    break
+        details = self._details(error, all_facts, best, best_facts)
+        if best is None:
+            return Classification(FailureType.UNKNOWN, Severity.MEDIUM, details, None)
+        return Classification(best.failure_type, best.severity, details, best)
+
+    def categorize(
+        self,
+        error: BaseException,
+        operation: str | None = None,
+        *,
+        attempt: int = 1,
+        elapsed_s: float = 0.0,
+        correlation_id: str = "",
+        previous_attempts: tuple[ErrorContext, ...] = (),
+    ) -> ErrorContext:
+        """Build the :class:`ErrorContext` for ``error`` raised during ``operation``."""
+        verdict = self.classify(error)
+        return ErrorContext(
+            failure_type=verdict.failure_type,
+            severity=verdict.severity,
+            error=error,
+            operation=operation,
+            attempt=attempt,
+            elapsed_s=elapsed_s,
+            correlation_id=correlation_id,
+            details=verdict.details,
+            previous_attempts=previous_attempts,
+        )
+
+    @staticmethod
+    def _details(
+        error: BaseException, chain: list[_Facts], rule: Rule | None, matched: _Facts | None
+    ) -> dict[str, Any]:
+        details: dict[str, Any] = {
+            "raw_type": _full_name(type(error)),
+            "raw_message": str(error)[:_MAX_RAW_MESSAGE],
+        }
+        if len(chain) > 1:
+            details["causes"] = tuple(_full_name(type(f.error)) for f in chain[1:])
+        if rule is not None:
+            details["rule"] = rule.name
+            if matched is not None and matched.error is not error:
+                details["matched_type"] = _full_name(type(matched.error))
+                details["matched_message"] = str(matched.error)[:_MAX_RAW_MESSAGE]
+        for facts in chain:
+            if facts.errno is not None and "errno" not in details:
+                details["errno"] = facts.errno
+            if facts.status is not None and "http_status" not in details:
+                details["http_status"] = facts.status
+                _response_details(facts.error, details)
+            if isinstance(facts.error, OSError) and "path" not in details:
+                filename = facts.error.filename
+                if isinstance(filename, str):
+                    details["path"] = filename
+        # The URL lives on the outer error, the one that decided, or whichever carried an HTTP status.
+        for facts in chain:
+            if facts.error is error or facts is matched or facts.status is not None:
+                url = _url_of(facts.error)
+                if url:
+                    details["url"] = url
+                    break
+        failure_type = rule.failure_type if rule is not None else FailureType.UNKNOWN
+        if failure_type in (FailureType.VRAM_EXHAUSTION, FailureType.RAM_EXHAUSTION):
+            needed = _bytes_needed(matched.text() if matched is not None else str(error))
+            if needed is not None:
+                details["bytes_needed"] = needed
+        if rule is not None and rule.name == "hf-consistency-check":
+            sizes = _CONSISTENCY.search(matched.text() if matched is not None else "")
+            if sizes is not None:
+                details["expected_size_bytes"] = int(sizes.group(1))
+                details["received_size_bytes"] = int(sizes.group(2))
+        if rule is not None and rule.retryable is not None:
+            details["retryable"] = rule.retryable
+        else:
+            details["retryable"] = failure_type in _RETRYABLE_BY_DEFAULT
+        return details
+
+
+def _response_details(error: BaseException, details: dict[str, Any]) -> None:
+    response = _safe_getattr(error, "response")
+    headers = _safe_getattr(response, "headers") if response is not None else None
+    if headers is None:
+        return
+    try:
+        retry_after = headers.get("Retry-After")
+    except Exception:  # noqa: BLE001 -- duck-typed headers may not be a mapping
+        return
+    if isinstance(retry_after, str) and retry_after.strip().replace(".", "", 1).isdigit():
+        details["retry_after_s"] = float(retry_after)
+
+
+def _url_of(error: BaseException) -> str:
+    for holder in (_safe_getattr(error, "response"), _safe_getattr(error, "request"), error):
+        if holder is None:
+            continue
+        url = _safe_getattr(holder, "url")
+        if url is not None and not isinstance(url, bool):
+            text = str(url)
+            if "://" in text:
+                return text
+    return ""
+
+
+def default_rules() -> list[Rule]:
+    """The built-in rules (see DESIGN §4.2 and reference/fault-backends.md §3-4 for the traps they encode)."""
+    from resilience_core.rules import build_default_rules
+
+    return build_default_rules()
+
+
+_DEFAULT: Categorizer | None = None
+_DEFAULT_LOCK = threading.Lock()
+
+
+def _default_categorizer() -> Categorizer:
+    global _DEFAULT  # noqa: PLW0603 -- one shared default, built on first use so import stays cheap
+    if _DEFAULT is None:
+        with _DEFAULT_LOCK:
+            if _DEFAULT is None:
+                _DEFAULT = Categorizer()
+    return _DEFAULT
+
+
+def categorize(error: BaseException, operation: str | None = None) -> ErrorContext:
+    """Categorize ``error`` with the default rules.
+
+    >>> categorize(MemoryError()).failure_type.value
+    'ram_exhaustion'
+    """
+    return _default_categorizer().categorize(error, operation)
