@@ -1,0 +1,13 @@
+"""The registry of toxic types by name: Toxiproxy's eight, then the ones beyond it.
+
+A custom toxic is a :class:`chaos.proxy.toxics.ToxicKind` subclass instance added here under its ``type_name``.
+"""
+
+from __future__ import annotations
+
+from chaos.proxy.beyond import BEYOND_KINDS
+from chaos.proxy.toxics import TOXIPROXY_KINDS, ToxicKind
+
+__all__ = ["KINDS"]
+
+KINDS: dict[str, ToxicKind] = {kind.type_name: kind for kind in (*TOXIPROXY_KINDS, *BEYOND_KINDS)}
