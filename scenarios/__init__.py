@@ -1,0 +1,1 @@
+"""Chaos scenarios that ``make run`` executes, and the reference installer they break (``scenarios.installer``)."""
