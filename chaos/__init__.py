@@ -6,22 +6,34 @@ Facade only: every public name is re-exported here from the module that owns it.
 from __future__ import annotations
 
 from chaos.errors import ChaosError, FaultParamError, ProxyError, TargetError, UnsupportedFault
+from chaos.fault import Fault, FaultContext, FaultRegistry, Param
+from chaos.hookspecs import hookimpl
+from chaos.inject import Chaos, inject
 from chaos.proxy import EmbeddedToxiproxy, ProxyHandle
 from chaos.targets import HubServer, HubSpec, IndexSpec, PackageIndex, PackageSpec
+from chaos.trials import Trial
 from resilience_core.taxonomy import Outcome
 
 __all__ = [
+    "Chaos",
     "ChaosError",
     "EmbeddedToxiproxy",
+    "Fault",
+    "FaultContext",
     "FaultParamError",
+    "FaultRegistry",
     "HubServer",
     "HubSpec",
     "IndexSpec",
     "Outcome",
     "PackageIndex",
     "PackageSpec",
+    "Param",
     "ProxyError",
     "ProxyHandle",
     "TargetError",
+    "Trial",
     "UnsupportedFault",
+    "hookimpl",
+    "inject",
 ]

@@ -1,17 +1,469 @@
 """The pytest11 entry point of the chaos harness (DESIGN §4.5).
 
-Nothing heavy is imported here at module level: pytest loads this in every session of every project that
-installs resilience-chaos.
+``@pytest.mark.chaos(trials=50, min_recovery_rate=0.95, confidence=0.95)`` expands a test into seeded trials;
+the ``chaos`` fixture arms faults inside one. Each trial's record travels on the report's ``user_properties``,
+so the controller aggregates the same totals serially and under pytest-xdist. At session end each scenario
+gets its verdict (:mod:`chaos.trials`): a missed threshold makes the exit status non-zero even if every trial
+passed, and trial failures within a met threshold do not. Settings and precedence: :mod:`chaos.settings`.
+
+Nothing heavy is imported here at module level, and a session with no chaos-marked test sees no change.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import pathlib
+import re
+import shlex
+import time
+import types
+from collections.abc import Generator, Iterator
+from typing import TYPE_CHECKING, Any
+
 import pytest
+
+from chaos.settings import SETTINGS, ChaosSettings, SettingError, resolve_settings
+from chaos.trials import (
+    DEFAULT_CONFIDENCE,
+    DEFAULT_MIN_RECOVERY_RATE,
+    DEFAULT_TRIALS,
+    ScenarioSummary,
+    Trial,
+    aggregate,
+    classify,
+    derive_seed,
+    trial_seed,
+)
+
+if TYPE_CHECKING:
+    from chaos.inject import Chaos
+    from chaos.manager import ChaosManager
+
+__all__ = ["ChaosPlugin", "SteadyStateError"]
+
+_MARKER_DOC = (
+    "chaos(trials=50, min_recovery_rate=0.95, confidence=0.95): run this test as seeded chaos trials "
+    "and assert its recovery rate"
+)
+_MARKER_KEYS = {"trials", "min_recovery_rate", "confidence"}
+_PLUGIN_NAME = "chaos-session"
+_PROPERTY = "chaos_trial"
+_TRIAL_PARAM = "chaos_trial_index"
+_TRIAL_ID = re.compile(r"(?:^|-)trial\d+(?=-|$)")
+_TRIAL_KEY = pytest.StashKey[Trial]()
+_HANDLE_KEY = pytest.StashKey["Chaos"]()
+_SHOWN_FAILURES = 5
+
+
+class SteadyStateError(AssertionError):
+    """The trial's body passed but it left residue (a fault not reverted, leftovers, a failed check)."""
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """The ``--chaos-*`` options and their ``chaos_*`` ini twins."""
+    group = parser.getgroup("chaos", "chaos harness (resilience-chaos)")
+    group.addoption("--chaos-seed", dest="chaos_seed", metavar="N", help="run seed (default: random, printed)")
+    group.addoption("--chaos-trials", dest="chaos_trials", metavar="N", help="trials per scenario (overrides markers)")
+    group.addoption("--chaos-report", dest="chaos_report", metavar="DIR", help="write journal/junit/summary here")
+    group.addoption("--chaos-shard", dest="chaos_shard", metavar="I/N", help="run shard I of N (1-based)")
+    group.addoption("--toxiproxy-url", dest="chaos_toxiproxy_url", metavar="URL", help="use this real Toxiproxy")
+    for name, (flag, env_var, ini_key) in SETTINGS.items():
+        parser.addini(ini_key, f"chaos {name} (overridden by ${env_var} and {flag})", type="string", default="")
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Register the ``chaos`` marker so ``--strict-markers`` accepts it."""
-    config.addinivalue_line(
-        "markers",
-        "chaos(trials=50, min_recovery_rate=0.95, confidence=0.95): run this scenario as seeded chaos trials",
+    """Register the marker, resolve the settings (CLI > env > ini) and install the session plugin."""
+    config.addinivalue_line("markers", _MARKER_DOC)
+    cli: dict[str, object] = {name: getattr(config.option, f"chaos_{name}", None) for name in SETTINGS}
+    ini: dict[str, object] = {name: config.getini(keys[2]) for name, keys in SETTINGS.items()}
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None and "chaos_seed" in workerinput:
+        cli["seed"] = workerinput["chaos_seed"]  # the controller drew it; every worker must use the same
+    try:
+        settings = resolve_settings(cli, os.environ, ini)
+    except SettingError as error:
+        raise pytest.UsageError(str(error)) from None
+    config.pluginmanager.register(ChaosPlugin(config, settings), _PLUGIN_NAME)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """pytest-xdist: forward the run seed to each worker (only the controller may draw a random one)."""
+    plugin = node.config.pluginmanager.get_plugin(_PLUGIN_NAME)
+    if plugin is not None:
+        node.workerinput["chaos_seed"] = plugin.settings.seed
+
+
+def scenario_id(item: pytest.Item) -> str:
+    """The node id of the scenario an item belongs to: its own id without the ``trialN`` parameter id."""
+    nodeid = item.nodeid
+    if "[" not in nodeid:
+        return nodeid
+    base, _, rest = nodeid.partition("[")
+    params = _TRIAL_ID.sub("", rest[:-1]).strip("-")
+    return f"{base}[{params}]" if params else base
+
+
+def _marker_values(marker: pytest.Mark, where: str) -> dict[str, float]:
+    if marker.args:
+        pytest.fail(f"{where}: @pytest.mark.chaos takes keywords only; fix: chaos(trials=..., ...)", pytrace=False)
+    unknown = set(marker.kwargs) - _MARKER_KEYS
+    if unknown:
+        name = sorted(unknown)[0]
+        pytest.fail(f"{where}: chaos({name}=...) is unknown; fix: use {', '.join(sorted(_MARKER_KEYS))}", pytrace=False)
+    trials = marker.kwargs.get("trials", DEFAULT_TRIALS)
+    rate = marker.kwargs.get("min_recovery_rate", DEFAULT_MIN_RECOVERY_RATE)
+    confidence = marker.kwargs.get("confidence", DEFAULT_CONFIDENCE)
+    if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
+        pytest.fail(f"{where}: chaos(trials={trials!r}) must be an integer >= 1; fix: e.g. trials=20", pytrace=False)
+    if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 <= rate <= 1:
+        pytest.fail(f"{where}: chaos(min_recovery_rate={rate!r}) must be in 0..1; fix: e.g. 0.95", pytrace=False)
+    if isinstance(confidence, bool) or not isinstance(confidence, int | float) or not 0 < confidence < 1:
+        msg = f"{where}: chaos(confidence={confidence!r}) must be in (0, 1); fix: e.g. confidence=0.95"
+        pytest.fail(msg, pytrace=False)
+    return {"trials": trials, "min_recovery_rate": float(rate), "confidence": float(confidence)}
+
+
+class ChaosPlugin:
+    """Session state: settings, the lazily built chaos plugin manager, and (on the controller) the records."""
+
+    def __init__(self, config: pytest.Config, settings: ChaosSettings) -> None:
+        self.config = config
+        self.settings = settings
+        self.is_worker = hasattr(config, "workerinput")
+        self.active = False
+        self.records: list[dict[str, Any]] = []
+        self.tolerated_failures = 0
+        self.summaries: list[ScenarioSummary] = []
+        self.written: list[str] = []
+        self._manager: ChaosManager | None = None
+        self._manager_error: Exception | None = None
+        self._conftests: list[types.ModuleType] = []
+        self._header_shown = False
+        self.started = time.time()
+        self._scratch: pathlib.Path | None = None
+        self._scratch_count = 0
+
+    # -- the chaos plugin manager, built on first use -------------------------------------------------------
+
+    @property
+    def manager(self) -> ChaosManager:
+        """The session's chaos plugin manager (built-ins, entry points, conftest bridge)."""
+        if self._manager is None:
+            if self._manager_error is not None:
+                raise self._manager_error  # the same error for every trial, not a half-loaded manager
+            from chaos.manager import ChaosManager
+
+            try:
+                manager = ChaosManager.build()
+                for module in self._conftests:
+                    manager.register_module(module)
+            except Exception as error:
+                self._manager_error = error
+                raise
+            self._manager = manager
+        return self._manager
+
+    def pytest_plugin_registered(self, plugin: object) -> None:
+        """The conftest bridge: a module defining ``chaos_*`` hooks joins the chaos plugin manager."""
+        if not isinstance(plugin, types.ModuleType) or plugin.__name__.startswith("chaos."):
+            return
+        if not any(name.startswith("chaos_") and callable(value) for name, value in vars(plugin).items()):
+            return  # cheap pre-filter; the chaos manager keeps only modules defining real hook names
+        if self._manager is None:
+            self._conftests.append(plugin)
+        else:
+            self._manager.register_module(plugin)
+
+    def trial_workdir(self, factory: pytest.TempPathFactory) -> pathlib.Path:
+        """A fresh scratch directory for one trial: one numbered temp dir per session, plain mkdir per trial
+        (``mktemp`` per trial rescans the base directory each time: quadratic over thousands of trials)."""
+        if self._scratch is None:
+            self._scratch = factory.mktemp("chaos-trials")
+        self._scratch_count += 1
+        path = self._scratch / str(self._scratch_count)
+        path.mkdir()
+        return path
+
+    # -- collection -----------------------------------------------------------------------------------------
+
+    def pytest_report_header(self) -> str | None:
+        """Print the seed up front when the user configured the harness explicitly."""
+        if self.settings.seed_source == "random" and self.settings.trials is None:
+            return None
+        self._header_shown = True
+        return f"chaos: --chaos-seed={self.settings.seed}"
+
+    def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
+        """Expand a chaos-marked test into its trials (``test_x[trial0]`` ... ``test_x[trialN-1]``)."""
+        marker = metafunc.definition.get_closest_marker("chaos")
+        if marker is None:
+            return
+        values = _marker_values(marker, metafunc.definition.nodeid)
+        count = self.settings.trials or int(values["trials"])
+        if _TRIAL_PARAM not in metafunc.fixturenames:
+            metafunc.fixturenames.append(_TRIAL_PARAM)
+        metafunc.parametrize(_TRIAL_PARAM, range(count), ids=[f"trial{index}" for index in range(count)])
+
+    def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
+        """Mark the session active when chaos trials exist, and keep only this shard's items."""
+        self.active = self.active or any(item.get_closest_marker("chaos") for item in items)
+        count = self.settings.shard_count
+        if count == 1:
+            return
+        keep: list[pytest.Item] = []
+        drop: list[pytest.Item] = []
+        for item in items:
+            callspec = getattr(item, "callspec", None)
+            if callspec is not None and _TRIAL_PARAM in callspec.params:
+                ordinal = int(callspec.params[_TRIAL_PARAM])
+            else:
+                ordinal = derive_seed("shard", item.nodeid)
+            (keep if ordinal % count == self.settings.shard_index - 1 else drop).append(item)
+        if drop:
+            config.hook.pytest_deselected(items=drop)
+            items[:] = keep
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        """Print the seed line once chaos trials were collected (serial runs; xdist prints it in the summary)."""
+        if self.active and not self._header_shown:
+            reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+            if reporter is not None:
+                reporter.write_line(f"chaos: --chaos-seed={self.settings.seed}")
+                self._header_shown = True
+
+    # -- running one trial ----------------------------------------------------------------------------------
+
+    def _threshold(self, item: pytest.Item) -> dict[str, float]:
+        marker = item.get_closest_marker("chaos")
+        values = _marker_values(marker, item.nodeid) if marker else {}
+        values["trials"] = self.settings.trials or int(values.get("trials", DEFAULT_TRIALS))
+        return values
+
+    def new_trial(self, item: pytest.Item) -> Trial:
+        """The trial an item runs: scenario id, index and the seed derived from the run seed."""
+        callspec = getattr(item, "callspec", None)
+        index = int(callspec.params.get(_TRIAL_PARAM, 0)) if callspec is not None else 0
+        scenario = scenario_id(item)
+        return Trial(scenario=scenario, index=index, seed=trial_seed(self.settings.seed, scenario, index))
+
+    def replay_command(self, item: pytest.Item, trials: int | None = None) -> str:
+        """The exact command that reruns this one trial with the same seed."""
+        parts = ["pytest", shlex.quote(item.nodeid), f"--chaos-seed={self.settings.seed}"]
+        if trials is not None:
+            parts.append(f"--chaos-trials={trials}")
+        return " ".join(parts)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        """Create the trial of a chaos-marked item before its fixtures run, and announce it to plugins."""
+        if item.get_closest_marker("chaos") is None:
+            return
+        self.active = True
+        trial = self.new_trial(item)
+        item.stash[_TRIAL_KEY] = trial
+        self.manager.hook.chaos_trial_start(trial=trial)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
+        """After the body: run the steady-state checks; residue fails a body that passed."""
+        if _TRIAL_KEY not in item.stash:
+            return (yield)
+        from chaos.errors import UnsupportedFault
+
+        trial = item.stash[_TRIAL_KEY]
+        try:
+            result = yield
+        except UnsupportedFault as error:
+            pytest.skip(f"chaos fault unavailable on this machine: {error}")
+        finally:
+            handle = item.stash.get(_HANDLE_KEY, None)
+            if handle is not None:
+                handle.finish()
+        if trial.residue:
+            residue = "\n  ".join(trial.residue)
+            raise SteadyStateError(f"chaos: trial left residue (failed_dirty):\n  {residue}")
+        return result
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        """Classify the trial, attach its record to the report and, on failure, the replay command."""
+        report = yield
+        trial = item.stash.get(_TRIAL_KEY, None)
+        marked = item.get_closest_marker("chaos") is not None
+        if trial is None or not marked or trial.outcome is not None or report.skipped:
+            return report
+        if call.when == "setup" and not report.failed:
+            return report
+        if call.when == "teardown" and not report.failed:
+            return report
+        error = call.excinfo.value if call.excinfo is not None and report.failed else None
+        from chaos.errors import ChaosError
+
+        harness_error = call.when != "call" or (isinstance(error, ChaosError) and not trial.residue)
+        trial.outcome = classify(trial, body_error=error, harness_error=harness_error)
+        if error is not None:
+            # the first line only: pytest's assertion explanations carry object addresses that differ per run
+            first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
+            trial.error = f"{type(error).__name__}: {first_line}".strip()[:500]
+        threshold = self._threshold(item)
+        replay = self.replay_command(item, int(threshold["trials"]))
+        record = trial.record(replay=replay, threshold=threshold)
+        report.user_properties.append((_PROPERTY, json.dumps(record, sort_keys=True)))
+        if report.failed:
+            report.sections.append(("chaos replay", f"outcome: {trial.outcome}\nreplay: {replay}"))
+        if self._manager is not None:  # None when building it failed in setup: that error is the report
+            self._manager.hook.chaos_trial_end(trial=trial, outcome=trial.outcome)
+        return report
+
+    # -- aggregation on the controller ----------------------------------------------------------------------
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Collect trial records from every report (xdist forwards workers' reports with their properties)."""
+        for key, value in report.user_properties:
+            if key != _PROPERTY:
+                continue
+            record = json.loads(str(value))
+            self.records.append(record)
+            self.active = True
+            if report.failed and record["outcome"] != "failed_dirty":
+                self.tolerated_failures += 1
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        """Aggregate, write the reports, and set the exit status from the scenarios' verdicts."""
+        if self.is_worker or not self.records:
+            return
+        from chaos.report import build_journal, write_reports
+
+        self.summaries = aggregate(self.records)
+        journal = build_journal(
+            self.settings.seed, self.summaries, self.records, started=self.started, ended=time.time()
+        )
+        if self.settings.report_dir is not None:
+            outdir = self.settings.report_dir
+            if not outdir.is_absolute():
+                outdir = self.config.invocation_params.dir / outdir
+            paths = write_reports(journal, outdir)
+            extra = self.manager.hook.chaos_report(journal=journal, outdir=outdir)
+            paths.extend(path for paths_from_plugin in extra if paths_from_plugin for path in paths_from_plugin)
+            self.written = [str(path) for path in paths]
+        failed = [summary for summary in self.summaries if not summary.passed]
+        if failed and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        elif (
+            not failed
+            and session.exitstatus == pytest.ExitCode.TESTS_FAILED
+            and session.testsfailed <= self.tolerated_failures
+        ):
+            session.exitstatus = pytest.ExitCode.OK
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        """One line per scenario, the failing trials' replay commands, and the report files."""
+        if not self.summaries:
+            return
+        from chaos.report.markdown import summary_lines
+
+        terminalreporter.section("chaos")
+        terminalreporter.write_line(f"chaos: --chaos-seed={self.settings.seed}")
+        for line in summary_lines(self.summaries, limit=_SHOWN_FAILURES):
+            terminalreporter.write_line(line)
+        if self.tolerated_failures and all(summary.passed for summary in self.summaries):
+            terminalreporter.write_line(
+                f"chaos: {self.tolerated_failures} failing trial(s) are within their scenarios' thresholds"
+            )
+        for path in self.written:
+            terminalreporter.write_line(f"chaos report: {path}")
+
+
+def _session_plugin(config: pytest.Config) -> ChaosPlugin:
+    plugin = config.pluginmanager.get_plugin(_PLUGIN_NAME)
+    if not isinstance(plugin, ChaosPlugin):
+        raise pytest.UsageError("the chaos plugin is not configured; fix: do not pass -p no:chaos")
+    return plugin
+
+
+# -- fixtures -------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def chaos_trial_index() -> int:
+    """The index of the current trial (parametrized by the ``chaos`` marker; 0 for an unmarked test)."""
+    return 0
+
+
+@pytest.fixture
+def chaos(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Chaos:
+    """The trial's handle: ``chaos.inject(name, **params)``, ``chaos.watch(dir)``, ``chaos.runtime_hook``."""
+    from chaos.inject import Chaos
+
+    plugin = _session_plugin(request.config)
+    item = request.node
+    trial = item.stash.get(_TRIAL_KEY, None)
+    if trial is None:
+        trial = plugin.new_trial(item)
+        item.stash[_TRIAL_KEY] = trial
+
+    def skip_unavailable(reason: str) -> None:
+        pytest.skip(f"chaos fault unavailable on this machine: {reason}")
+
+    handle = Chaos(
+        trial,
+        workdir=lambda: plugin.trial_workdir(tmp_path_factory),
+        make_fault=plugin.manager.make_fault,
+        get_proxy=lambda: request.getfixturevalue("chaos_proxy"),
+        toxiproxy_url=plugin.settings.toxiproxy_url,
+        on_unavailable=skip_unavailable,
     )
+    item.stash[_HANDLE_KEY] = handle
+    return handle
+
+
+@pytest.fixture(scope="session")
+def chaos_manager(pytestconfig: pytest.Config) -> ChaosManager:
+    """The session's chaos plugin manager: ``chaos_manager.registry.names()`` lists the known faults."""
+    plugin = _session_plugin(pytestconfig)
+    return plugin.manager
+
+
+@pytest.fixture(scope="session")
+def chaos_proxy(pytestconfig: pytest.Config) -> Iterator[Any]:
+    """A session-wide embedded Toxiproxy (``chaos.proxy.EmbeddedToxiproxy``), seeded from the run seed.
+
+    ``chaos_proxy.create_proxy("hub", upstream=f"127.0.0.1:{port}")`` puts a proxy in front of a target; network
+    faults then act on it by name (``chaos.inject("network.down", proxy="hub")``).
+    """
+    from chaos.proxy import EmbeddedToxiproxy
+
+    plugin = _session_plugin(pytestconfig)
+    with EmbeddedToxiproxy(seed=derive_seed("proxy", plugin.settings.seed)) as proxy:
+        yield proxy
+
+
+@pytest.fixture(scope="session")
+def chaos_hub_spec() -> Any:
+    """The repos ``chaos_hub`` serves; override this fixture in a conftest.py to serve your own."""
+    from chaos.targets import HubSpec, model_repo
+
+    return HubSpec(repos=(model_repo("acme/wan-mini", shards=2, shard_size_bytes=1_000_000),), seed=7)
+
+
+@pytest.fixture(scope="session")
+def chaos_hub(chaos_hub_spec: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A session-wide local Hugging Face compatible hub (``chaos.targets.HubServer``) on 127.0.0.1."""
+    from chaos.targets import HubServer
+
+    with HubServer(chaos_hub_spec, root=tmp_path_factory.mktemp("chaos-hub")) as hub:
+        yield hub
+
+
+@pytest.fixture(scope="session")
+def chaos_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A session-wide pypiserver over generated wheels (``chaos.targets.PackageIndex``); ``url`` ends in /simple/."""
+    from chaos.targets import PackageIndex
+
+    with PackageIndex(root=tmp_path_factory.mktemp("chaos-index")) as index:
+        yield index

@@ -1,0 +1,130 @@
+"""The journal: the one JSON document every report is rendered from (schema ``resilience-chaos/journal@1``).
+
+Shape (DESIGN §4.6)::
+
+    {"schema": "resilience-chaos/journal@1",
+     "run": {"id", "seed", "started", "ended", "host", "versions"},
+     "scenarios": [{"id", "faults", "trials", "outcomes", "recovery_rate", "interval": [lo, hi], "threshold",
+                    "passed", "time_to_recover": {"p50", "p95", "max"}, "failure_types", "strategies", ...}],
+     "trials": [{"scenario", "index", "seed", "faults": [{"name", "params", "triggered", ...}], "outcome",
+                 "time_to_recover_s", "failure_types", "strategies", "error", "replay"}]}
+"""
+
+from __future__ import annotations
+
+import datetime
+import importlib.metadata
+import json
+import os
+import pathlib
+import platform
+import tempfile
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from chaos.errors import ChaosError
+from chaos.trials import ScenarioSummary
+
+__all__ = ["SCHEMA", "build_journal", "load_journal", "write_json_atomic", "write_reports"]
+
+SCHEMA = "resilience-chaos/journal@1"
+_VERSIONED = ("resilience-chaos", "pytest", "pluggy", "hypothesis", "huggingface_hub")
+
+
+def _versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in _VERSIONED:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def _iso(timestamp: float) -> str:
+    return datetime.datetime.fromtimestamp(timestamp, datetime.UTC).isoformat(timespec="seconds")
+
+
+def build_journal(
+    seed: int,
+    summaries: Iterable[ScenarioSummary],
+    records: Iterable[Mapping[str, Any]],
+    *,
+    started: float,
+    ended: float,
+) -> dict[str, Any]:
+    """Assemble the journal from scenario summaries and per-trial records (timestamps are epoch seconds)."""
+    trials = []
+    for record in sorted(records, key=lambda r: (str(r["scenario"]), int(r["index"]))):
+        entry = {key: value for key, value in record.items() if key != "threshold"}
+        trials.append(entry)
+    unique = {(entry["scenario"], entry["index"]): entry for entry in trials}
+    started_iso = _iso(started)
+    return {
+        "schema": SCHEMA,
+        "run": {
+            "id": f"{started_iso.replace(':', '').replace('-', '')[:15]}-{seed}",
+            "seed": seed,
+            "started": started_iso,
+            "ended": _iso(ended),
+            "host": platform.node(),
+            "versions": _versions(),
+        },
+        "scenarios": [summary.to_journal() for summary in summaries],
+        "trials": list(unique.values()),
+    }
+
+
+def write_json_atomic(path: pathlib.Path, document: object) -> pathlib.Path:
+    """Write ``document`` as JSON via a temporary file and ``os.replace``: readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(document, handle, indent=2, sort_keys=False)
+            handle.write("\n")
+        os.replace(temporary, path)
+    except BaseException:
+        pathlib.Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _write_text_atomic(path: pathlib.Path, text: str) -> pathlib.Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        pathlib.Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_reports(journal: Mapping[str, Any], outdir: pathlib.Path) -> list[pathlib.Path]:
+    """Write ``journal.json``, ``junit.xml``, ``summary.md`` and ``report.html`` into ``outdir``; returns their
+    paths."""
+    from chaos.report.html import render_html
+    from chaos.report.junit import render_junit
+    from chaos.report.markdown import render_markdown
+
+    return [
+        write_json_atomic(outdir / "journal.json", journal),
+        _write_text_atomic(outdir / "junit.xml", render_junit(journal)),
+        _write_text_atomic(outdir / "summary.md", render_markdown(journal)),
+        _write_text_atomic(outdir / "report.html", render_html(journal)),
+    ]
+
+
+def load_journal(path: pathlib.Path) -> dict[str, Any]:
+    """Read a journal back; a file of another schema raises ChaosError naming the file and the schema found."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ChaosError(f"journal {path}: cannot read it ({error}); fix: point at a journal.json") from error
+    schema = document.get("schema") if isinstance(document, dict) else None
+    if schema != SCHEMA:
+        raise ChaosError(f"journal {path}: schema={schema!r} must be {SCHEMA!r}; fix: point at a journal.json")
+    return dict(document)
