@@ -7,7 +7,7 @@ one. All of its state belongs to one call, so calls sharing a Runtime never see 
 from __future__ import annotations
 
 import logging
-import uuid
+import os
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -70,7 +70,7 @@ class RecoveryCall:
             deadline_s=deadline_s,
             rng=rt.rng,
             budget=rt.retry_budget,
-            correlation_id=f"{operation or 'call'}-{uuid.uuid4().hex[:12]}",
+            correlation_id=f"{operation or 'call'}-{os.urandom(6).hex()}",
             service=service,
         )
         self.plan = plan

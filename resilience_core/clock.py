@@ -6,7 +6,6 @@ a :class:`FakeClock` gives tests full control of time.
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 from types import TracebackType
@@ -96,6 +95,8 @@ class SystemClock:
             time.sleep(seconds)
 
     async def asleep(self, seconds: float) -> None:
+        import asyncio  # already loaded by the running event loop; kept out of `import resilience_core`
+
         if seconds > 0 and not _TESTING.enabled:
             await asyncio.sleep(seconds)
         else:
@@ -131,5 +132,7 @@ class FakeClock:
             self._now += max(0.0, seconds)
 
     async def asleep(self, seconds: float) -> None:
+        import asyncio  # already loaded by the running event loop
+
         self.sleep(seconds)
         await asyncio.sleep(0)
