@@ -227,6 +227,16 @@ CASES: list[tuple[str, Callable[[], BaseException], F, S]] = [
         S.MEDIUM,
     ),
     (
+        "pip 26 incomplete download",
+        lambda: pip_error(
+            "error: incomplete-download\n\n"
+            "x Download failed because not enough bytes were received (64 kB/1.2 MB)\n"
+            "note: This is an issue with network connectivity, not pip."
+        ),
+        F.NETWORK_CONNECTIVITY_LOSS,
+        S.MEDIUM,
+    ),
+    (
         "pip disk",
         lambda: pip_error("OSError: [Errno 28] No space left on device"),
         F.STORAGE_SPACE_INSUFFICIENT,
