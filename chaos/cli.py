@@ -11,6 +11,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Callable, Sequence
+from typing import NoReturn
 
 from chaos.errors import ChaosError
 from resilience_core.errors import ResilienceError
@@ -24,9 +25,17 @@ _COMMAND_MODULES = (
 )
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (what is wrong, then where help is), not the usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        hint = "" if "fix:" in message else f"; see '{self.prog} --help'"
+        self.exit(2, f"{self.prog}: error: {message}{hint}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The full parser, with every available subcommand registered."""
-    parser = argparse.ArgumentParser(
+    """The full parser, with every available subcommand registered (subparsers inherit one-line errors)."""
+    parser = _OneLineParser(
         prog="resilience",
         description="Chaos scenarios for ML installers, and the servers they run against.",
     )

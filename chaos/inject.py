@@ -120,12 +120,15 @@ class Chaos:
             with fault.inject(ctx):
                 yield fault
         finally:
-            self.trial.events.extend({"fault": name, **event} for event in ctx.events)
             try:
                 residue = fault.verify_reverted(ctx)
             except Exception as error:  # noqa: BLE001  # a crashing check is residue to report, not a harness crash
                 residue = [f"verify_reverted raised {type(error).__name__}: {error}"]
             self.trial.residue.extend(f"{name}: {item}" for item in residue)
+            with self._lock:  # after verify_reverted: what a fault notes while checking is kept too
+                for event in ctx.events:
+                    data = {key: value for key, value in event.items() if key != "event"}
+                    self.trial.note(str(event.get("event", name)), data, fault=name)
 
     def watch(
         self,
@@ -156,9 +159,13 @@ class Chaos:
         self.trial.degraded = True
 
     def note(self, event: str, **data: Any) -> None:
-        """Record an event into the trial's journal entry."""
+        """Record ``event`` with ``data`` into the trial's journal entry (its ``notes``); paths and other
+        non-JSON values are written as text.
+
+        ``chaos.note("install", outcome="resumed", partial=cache / "w.bin.incomplete")``
+        """
         with self._lock:
-            self.trial.events.append({"event": event, **data})
+            self.trial.note(event, data)
 
     def runtime_hook(self, event: Any) -> None:
         """A ``resilience_core`` runtime hook: records failure types, strategies, degradation and time to

@@ -137,6 +137,7 @@ class ChaosPlugin:
         self.tolerated_failures = 0
         self.summaries: list[ScenarioSummary] = []
         self.written: list[str] = []
+        self.report_error = ""
         self._manager: ChaosManager | None = None
         self._manager_error: Exception | None = None
         self._conftests: list[types.ModuleType] = []
@@ -249,8 +250,18 @@ class ChaosPlugin:
         return Trial(scenario=scenario, index=index, seed=trial_seed(self.settings.seed, scenario, index))
 
     def replay_command(self, item: pytest.Item, trials: int | None = None) -> str:
-        """The exact command that reruns this one trial with the same seed."""
-        parts = ["pytest", shlex.quote(item.nodeid), f"--chaos-seed={self.settings.seed}"]
+        """The exact command that reruns this one trial with the same seed, from the directory pytest ran in.
+
+        The node id's file part is made relative to the invocation directory (node ids are relative to the
+        rootdir, which differs when pytest runs from a subdirectory). A trial's shard follows from its index, so
+        the same command also replays it under the ``--chaos-shard`` setting it ran with.
+        """
+        nodeid = item.nodeid
+        file_part, sep, rest = nodeid.partition("::")
+        invocation_dir = self.config.invocation_params.dir
+        if sep and invocation_dir != self.config.rootpath:
+            file_part = os.path.relpath(item.path, invocation_dir)
+        parts = ["pytest", shlex.quote(f"{file_part}{sep}{rest}"), f"--chaos-seed={self.settings.seed}"]
         if trials is not None:
             parts.append(f"--chaos-trials={trials}")
         return " ".join(parts)
@@ -347,7 +358,14 @@ class ChaosPlugin:
             outdir = self.settings.report_dir
             if not outdir.is_absolute():
                 outdir = self.config.invocation_params.dir / outdir
-            paths = write_reports(journal, outdir)
+            try:
+                paths = write_reports(journal, outdir)
+            except OSError as error:  # one line at the end of the run, not an INTERNALERROR traceback
+                self.report_error = (
+                    f"chaos: cannot write the reports to {outdir}: {error}; fix: pass a writable --chaos-report DIR"
+                )
+                session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
+                return
             extra = self.manager.hook.chaos_report(journal=journal, outdir=outdir)
             paths.extend(path for paths_from_plugin in extra if paths_from_plugin for path in paths_from_plugin)
             self.written = [str(path) for path in paths]
@@ -377,6 +395,8 @@ class ChaosPlugin:
             )
         for path in self.written:
             terminalreporter.write_line(f"chaos report: {path}")
+        if self.report_error:
+            terminalreporter.write_line(self.report_error, red=True)
 
 
 def _session_plugin(config: pytest.Config) -> ChaosPlugin:

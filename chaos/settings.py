@@ -82,6 +82,17 @@ def _int(name: str, text: str, source: str, minimum: int) -> int:
     return value
 
 
+def _check_report_dir(path: pathlib.Path, text: str, source: str) -> None:
+    """Refuse a report "directory" that is a file (or lies under one) now, not after every trial has run."""
+    for candidate in (path, *path.absolute().parents):
+        if candidate.exists():
+            if not candidate.is_dir():
+                where = "is a file" if candidate == path else f"is under the file {str(candidate)!r}"
+                message = f"{source}={text!r} {where}, not a directory; {_fix(source, 'reports')}"
+                raise SettingError(message)
+            return
+
+
 def resolve_settings(cli: Mapping[str, object], env: Mapping[str, str], ini: Mapping[str, object]) -> ChaosSettings:
     """Resolve every setting by precedence; a bad value raises SettingError naming its source and the fix.
 
@@ -99,6 +110,8 @@ def resolve_settings(cli: Mapping[str, object], env: Mapping[str, str], ini: Map
         trials = _int("trials", text, source, 1)
     text, source = _pick("report", cli, env, ini)
     report_dir = pathlib.Path(text) if text else None
+    if report_dir is not None:
+        _check_report_dir(report_dir, text, source)
     shard_index, shard_count = 1, 1
     text, source = _pick("shard", cli, env, ini)
     if text:

@@ -13,6 +13,9 @@ not_triggered)``. A scenario *passes* when all of these hold:
 The Wilson score interval at ``confidence`` is reported beside the rate so a reader can see how much the trial
 count supports it; ``confident`` in the journal says whether the interval's lower bound also clears the
 threshold. It does not gate the verdict: at 50 trials even 50/50 has a 95 % lower bound of 0.929.
+
+A scenario with ``min_recovery_rate=0.0`` is a **baseline** row (e.g. plain ``huggingface_hub`` under the same
+fault as the runtime): its rate is there to compare with, so reports label it ``baseline`` rather than pass.
 """
 
 from __future__ import annotations
@@ -34,11 +37,13 @@ __all__ = [
     "DEFAULT_CONFIDENCE",
     "DEFAULT_MIN_RECOVERY_RATE",
     "DEFAULT_TRIALS",
+    "MAX_NOTES",
     "ScenarioSummary",
     "Trial",
     "aggregate",
     "classify",
     "derive_seed",
+    "json_safe",
     "trial_seed",
     "wilson_interval",
 ]
@@ -47,12 +52,45 @@ DEFAULT_TRIALS = 50
 DEFAULT_MIN_RECOVERY_RATE = 0.95
 DEFAULT_CONFIDENCE = 0.95
 _SEED_BITS = 63
+# Notes travel on every trial's report (and under xdist through the worker channel): keep each trial's bounded.
+MAX_NOTES = 200
+_MAX_NOTE_TEXT = 2000
+_MAX_NOTE_ITEMS = 100
 
 
 def derive_seed(*parts: object) -> int:
     """A stable non-negative 63-bit seed from ``parts`` (SHA-256 of their ``repr``s; never Python's ``hash``)."""
     digest = hashlib.sha256("\x1f".join(repr(part) for part in parts).encode()).digest()
     return int.from_bytes(digest[:8], "big") >> (64 - _SEED_BITS)
+
+
+def json_safe(value: Any, *, _depth: int = 0) -> Any:
+    """``value`` as plain JSON data: paths, enums, bytes and other objects become ``str``; long text and long
+    lists are cut (a note is a fact for a reader, not a data dump).
+
+    >>> import pathlib
+    >>> json_safe({"file": pathlib.Path("/m/w.bin"), "sizes": (1, 2), "ratio": float("nan")})
+    {'file': '/m/w.bin', 'sizes': [1, 2], 'ratio': 'nan'}
+    """
+    if value is None or type(value) in (bool, int):
+        return value
+    if isinstance(value, float):
+        return float(value) if math.isfinite(value) else str(value)  # NaN/inf are not JSON
+    if isinstance(value, int) and not isinstance(value, bool):  # an IntEnum: its plain number
+        return int(value)
+    if _depth > 8:
+        return _cut(str(value))
+    if isinstance(value, Mapping):
+        items = list(value.items())[:_MAX_NOTE_ITEMS]
+        return {_cut(str(key)): json_safe(item, _depth=_depth + 1) for key, item in items}
+    if isinstance(value, list | tuple | set | frozenset):
+        items = sorted(value, key=repr) if isinstance(value, set | frozenset) else list(value)
+        return [json_safe(item, _depth=_depth + 1) for item in items[:_MAX_NOTE_ITEMS]]
+    return _cut(str(value))
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= _MAX_NOTE_TEXT else text[:_MAX_NOTE_TEXT] + "..."
 
 
 def trial_seed(run_seed: int, scenario: str, index: int) -> int:
@@ -87,6 +125,21 @@ class Trial:
     events: list[dict[str, Any]] = field(default_factory=list)
     outcome: Outcome | None = None
 
+    def note(self, event: str, data: Mapping[str, Any], *, fault: str | None = None) -> None:
+        """Record ``event`` with ``data`` for the journal's ``notes``; ``fault`` names the fault that noted it."""
+        self.events.append({"event": str(event), "fault": fault, "data": dict(data)})
+
+    def notes(self) -> list[dict[str, Any]]:
+        """The journal's ``notes``: ``{"event", "fault", "data"}`` each, JSON-safe, at most ``MAX_NOTES``."""
+        notes = [
+            {"event": str(entry["event"]), "fault": entry.get("fault"), "data": json_safe(entry.get("data") or {})}
+            for entry in self.events[:MAX_NOTES]
+        ]
+        if len(self.events) > MAX_NOTES:
+            dropped = {"dropped": len(self.events) - MAX_NOTES, "max_notes": MAX_NOTES}
+            notes.append({"event": "chaos.notes_truncated", "fault": None, "data": dropped})
+        return notes
+
     @property
     def triggered(self) -> bool:
         """Whether the trial actually exercised recovery (see the class docstring)."""
@@ -109,6 +162,7 @@ class Trial:
             "strategies": dict(sorted(self.strategies.items())),
             "error": self.error,
             "replay": replay,
+            "notes": self.notes(),
         }
         if self.residue:
             entry["residue"] = list(self.residue)
@@ -183,6 +237,12 @@ class ScenarioSummary:
     failing: list[dict[str, Any]]
 
     @property
+    def baseline(self) -> bool:
+        """True for a baseline row (``min_recovery_rate=0.0``): its rate is measured for comparison, not gated;
+        it still fails on ``failed_dirty`` or when nothing triggered."""
+        return self.min_recovery_rate == 0.0
+
+    @property
     def confident(self) -> bool:
         """True when the interval's lower bound also clears the threshold."""
         return self.interval[0] >= self.min_recovery_rate
@@ -200,6 +260,7 @@ class ScenarioSummary:
             "confidence": self.confidence,
             "confident": self.confident,
             "passed": self.passed,
+            "baseline": self.baseline,
             "reason": self.reason,
             "time_to_recover": self.time_to_recover,
             "failure_types": self.failure_types,

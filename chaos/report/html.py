@@ -13,7 +13,7 @@ _OUTCOMES = ("recovered", "recovered_degraded", "failed_clean", "failed_dirty", 
 _STYLE = (
     "body{font-family:system-ui,sans-serif;margin:2em}table{border-collapse:collapse}"
     "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td.id,th.id{text-align:left}"
-    ".pass{background:#e6f4ea}.fail{background:#fce8e6}code{font-size:90%}"
+    ".pass{background:#e6f4ea}.fail{background:#fce8e6}.pass.baseline{background:#eef1f8}code{font-size:90%}"
 )
 
 
@@ -30,11 +30,14 @@ def render_html(journal: Mapping[str, Any], *, limit: int = 50) -> str:
         lo, hi = scenario["interval"]
         counts = "".join(f"<td>{scenario['outcomes'].get(key, 0)}</td>" for key in _OUTCOMES)
         verdict_class = "pass" if scenario["passed"] else "fail"
+        verdict = "PASS" if scenario["passed"] else "FAIL"
+        if scenario.get("baseline", scenario["threshold"] == 0):
+            verdict_class, verdict = f"{verdict_class} baseline", f"{verdict} (baseline)"
         rows.append(
             f'<tr class="{verdict_class}"><td class="id"><code>{esc(scenario["id"])}</code></td>'
             f"<td>{scenario['trials']}</td>{counts}<td>{_rate(scenario['recovery_rate'])}</td>"
             f"<td>{lo * 100:.1f}-{hi * 100:.1f}%</td><td>{scenario['threshold']:g}</td>"
-            f"<td>{'PASS' if scenario['passed'] else 'FAIL'}: {esc(str(scenario.get('reason', '')))}</td></tr>"
+            f"<td>{verdict}: {esc(str(scenario.get('reason', '')))}</td></tr>"
         )
     failing = [trial for trial in journal.get("trials", ()) if trial["outcome"] in _BAD][:limit]
     items = "".join(

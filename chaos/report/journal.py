@@ -5,9 +5,16 @@ Shape (DESIGN §4.6)::
     {"schema": "resilience-chaos/journal@1",
      "run": {"id", "seed", "started", "ended", "host", "versions"},
      "scenarios": [{"id", "faults", "trials", "outcomes", "recovery_rate", "interval": [lo, hi], "threshold",
-                    "passed", "time_to_recover": {"p50", "p95", "max"}, "failure_types", "strategies", ...}],
+                    "passed", "baseline", "time_to_recover": {"p50", "p95", "max"}, "failure_types", "strategies",
+                    ...}],
      "trials": [{"scenario", "index", "seed", "faults": [{"name", "params", "triggered", ...}], "outcome",
-                 "time_to_recover_s", "failure_types", "strategies", "error", "replay"}]}
+                 "time_to_recover_s", "failure_types", "strategies", "error", "replay",
+                 "notes": [{"event", "fault", "data"}]}]}
+
+``notes`` holds what the trial recorded with ``chaos.note(event, **data)`` (``fault`` null) and what its faults
+recorded through ``FaultContext.note`` (``fault`` the fault's name), in order, JSON-safe (paths and other
+objects as text), at most ``chaos.trials.MAX_NOTES`` per trial. Fields added within ``journal@1`` are optional
+to readers: a journal written before them still loads and merges.
 """
 
 from __future__ import annotations

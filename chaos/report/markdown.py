@@ -30,11 +30,23 @@ def _interval(interval: Iterable[float]) -> str:
     return f"{lo * 100:.1f}-{hi * 100:.1f}%"
 
 
+def _seconds(value: float | None) -> str:
+    return "" if value is None else f"{value:.3g}s"
+
+
+def _verdict(scenario: Mapping[str, Any]) -> str:
+    """The verdict cell: a baseline row (threshold 0) reads ``baseline``, not a pass it did not earn."""
+    baseline = scenario.get("baseline", scenario["threshold"] == 0)
+    if not scenario["passed"]:
+        return "❌ FAIL (baseline)" if baseline else "❌ FAIL"
+    return "📏 baseline" if baseline else "✅ PASS"
+
+
 def summary_lines(summaries: Iterable[ScenarioSummary], *, limit: int = 5) -> list[str]:
     """One line per scenario, then up to ``limit`` replay commands for each scenario with failing trials."""
     lines = []
     for summary in summaries:
-        verdict = "PASS" if summary.passed else "FAIL"
+        verdict = ("PASS" if not summary.baseline else "BASELINE") if summary.passed else "FAIL"
         counts = " ".join(f"{short}={summary.outcomes[key]}" for key, short in _COLUMNS if summary.outcomes[key])
         lines.append(
             f"{verdict} {summary.id}: {_rate(summary.recovery_rate)} recovered "
@@ -52,7 +64,12 @@ def summary_lines(summaries: Iterable[ScenarioSummary], *, limit: int = 5) -> li
 
 
 def render_markdown(journal: Mapping[str, Any], *, limit: int = 10) -> str:
-    """The summary page: verdict, a table of scenarios, and the failing trials with their replay commands."""
+    """The summary page: verdict, a table of scenarios, and the failing trials with their replay commands.
+
+    One row per scenario: verdict (``PASS``, ``FAIL``, or ``baseline`` for a ``min_recovery_rate=0`` row),
+    trials, outcome counts, recovery rate, its Wilson interval at the scenario's confidence, the threshold and
+    time to recover p50/p95.
+    """
     run = journal["run"]
     scenarios = list(journal.get("scenarios", ()))
     failed = [scenario for scenario in scenarios if not scenario["passed"]]
@@ -65,18 +82,22 @@ def render_markdown(journal: Mapping[str, Any], *, limit: int = 10) -> str:
             f"Seed `{run['seed']}` (replay everything with `--chaos-seed={run['seed']}`)."
         ),
         "",
-        "| scenario | trials | " + " | ".join(short for _, short in _COLUMNS) + " | rate | interval | min | ttr p50 |",
-        "|---|---:|" + "---:|" * len(_COLUMNS) + "---:|---|---:|---:|",
+        "| scenario | verdict | trials | "
+        + " | ".join(short for _, short in _COLUMNS)
+        + " | rate | Wilson interval | min | ttr p50 | ttr p95 |",
+        "|---|---|---:|" + "---:|" * len(_COLUMNS) + "---:|---|---:|---:|---:|",
     ]
     for scenario in scenarios:
-        mark = "✅" if scenario["passed"] else "❌"
         counts = " | ".join(str(scenario["outcomes"].get(key, 0)) for key, _ in _COLUMNS)
-        p50 = scenario["time_to_recover"]["p50"]
-        ttr = "" if p50 is None else f"{p50:.3g}s"
+        ttr = scenario.get("time_to_recover") or {}
+        confidence = float(scenario.get("confidence", 0.95))
         lines.append(
-            f"| {mark} `{scenario['id']}` | {scenario['trials']} | {counts} | {_rate(scenario['recovery_rate'])} "
-            f"| {_interval(scenario['interval'])} | {scenario['threshold']:g} | {ttr} |"
+            f"| `{scenario['id']}` | {_verdict(scenario)} | {scenario['trials']} | {counts} "
+            f"| {_rate(scenario['recovery_rate'])} | {_interval(scenario['interval'])} @{confidence * 100:g}% "
+            f"| {scenario['threshold']:g} | {_seconds(ttr.get('p50'))} | {_seconds(ttr.get('p95'))} |"
         )
+    if any(scenario.get("baseline", scenario["threshold"] == 0) for scenario in scenarios):
+        lines += ["", "📏 baseline: a row with `min_recovery_rate=0`, measured for comparison, not gated."]
     failing = [trial for trial in journal.get("trials", ()) if trial["outcome"] in _BAD]
     if failing:
         lines += ["", f"### Failing trials ({len(failing)})", ""]

@@ -30,7 +30,8 @@ def test_mirror_fallback(chaos):
 
 
 def test_conftest_fault_registers_and_runs(pytester: pytest.Pytester) -> None:
-    """Undecorated chaos_* hooks in a conftest.py register a fault the scenario can inject."""
+    """Undecorated chaos_* hooks in a conftest.py register a fault the scenario can inject; what the fault and
+    the scenario note reaches each trial's journal record."""
     pytester.makeconftest(
         """
         import contextlib
@@ -64,6 +65,7 @@ def test_conftest_fault_registers_and_runs(pytester: pytest.Pytester) -> None:
     )
     pytester.makepyfile(
         test_scenario="""
+        import pathlib
         import pytest
 
         @pytest.mark.chaos(trials=3, min_recovery_rate=1.0)
@@ -71,6 +73,7 @@ def test_conftest_fault_registers_and_runs(pytester: pytest.Pytester) -> None:
             assert "local.wobble" in chaos_manager.registry.names()
             with chaos.inject("local.wobble", times=2) as fault:
                 assert fault.values == {"times": 2}
+            chaos.note("checked", file=pathlib.Path("models") / "w.bin", index=chaos.index)
 
         def test_hooks_ran():
             from conftest import STARTED
@@ -82,6 +85,13 @@ def test_conftest_fault_registers_and_runs(pytester: pytest.Pytester) -> None:
     journal = json.loads((pytester.path / "out" / "journal.json").read_text())
     assert journal["scenarios"][0]["faults"] == ["local.wobble"]
     assert journal["scenarios"][0]["outcomes"]["recovered"] == 3
+    assert [trial["notes"] for trial in journal["trials"]] == [
+        [
+            {"event": "wobbled", "fault": "local.wobble", "data": {"times": 2}},
+            {"event": "checked", "fault": None, "data": {"file": "models/w.bin", "index": index}},
+        ]
+        for index in range(3)
+    ]
 
 
 def test_example_plugin_package_registers_and_runs(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -98,7 +98,7 @@ def test_fault_rng_is_reproducible_per_trial(tmp_path: pathlib.Path) -> None:
         chaos = _handle(tmp_path, seed)
         with chaos.inject("demo.switch"):
             pass
-        draws.append(chaos.trial.events[0]["rng"])
+        draws.append(chaos.trial.events[0]["data"]["rng"])
     assert draws[0] == draws[1]
     assert draws[0] != draws[2] or draws[0] == draws[2] == draws[1]  # a collision in 1000 is possible
 

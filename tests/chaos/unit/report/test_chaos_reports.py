@@ -27,6 +27,7 @@ def _journal() -> dict[str, Any]:
             trial.failure_types["network_timeout"] += 1
             trial.strategies["retry"] += 2
             trial.time_to_recover_s = 0.5 + index
+            trial.note("attempt", {"n": index})
             replay = f"pytest '{scenario}[trial{index}]' --chaos-seed=9 --chaos-trials=2"
             records.append(trial.record(replay=replay, threshold={"min_recovery_rate": 0.9, "confidence": 0.95}))
     return build_journal(9, aggregate(records), records, started=1_700_000_000.0, ended=1_700_000_060.0)
@@ -68,7 +69,9 @@ def test_journal_has_the_design_shape() -> None:
         "strategies",
         "error",
         "replay",
+        "notes",
     }
+    assert trial["notes"] == [{"event": "attempt", "fault": None, "data": {"n": 0}}]
     json.dumps(journal)  # JSON-ready throughout
 
 
@@ -118,9 +121,41 @@ def test_markdown_summary_lists_scenarios_and_replays() -> None:
     text = render_markdown(_journal())
     assert text.startswith("## ❌ Chaos run")
     assert "1 of 2 scenarios met their thresholds" in text
-    assert "| ✅ `t.py::test_ok` | 2 | 1 | 1 | 0 | 0 | 0 | 0 | 100.0% |" in text
+    assert (
+        "| scenario | verdict | trials | rec | degr | fail | dirty | indet | n/t | rate | Wilson interval | min "
+        "| ttr p50 | ttr p95 |"
+    ) in text
+    row = "| `t.py::test_ok` | ✅ PASS | 2 | 1 | 1 | 0 | 0 | 0 | 0 | 100.0% | 34.2-100.0% @95% | 0.9 | 0.5s | 1.5s |"
+    assert row in text
+    assert "| `t.py::test_bad` | ❌ FAIL | 2 | 1 | 0 | 1 | 0 | 0 | 0 | 50.0% |" in text
     assert "pytest 't.py::test_bad[trial0]' --chaos-seed=9 --chaos-trials=2" in text
     assert "second line" not in text
+    assert "baseline" not in text
+
+
+def test_markdown_summary_sets_the_baseline_row_apart() -> None:
+    """A min_recovery_rate=0 row reads "baseline" (not a pass it did not earn) and the table says what that means;
+    a baseline with residue still fails."""
+    from chaos.report.markdown import render_markdown, summary_lines
+
+    records = []
+    for index, outcome in enumerate(["failed_clean", "failed_clean", "recovered"]):
+        trial = Trial(scenario="t.py::test_baseline", index=index, seed=index, outcome=Outcome(outcome))
+        records.append(trial.record(replay=f"replay {index}", threshold={"min_recovery_rate": 0.0}))
+    (summary,) = aggregate(records)
+    assert summary.passed
+    assert summary.baseline
+    journal = build_journal(9, [summary], records, started=1_700_000_000.0, ended=1_700_000_060.0)
+    assert journal["scenarios"][0]["baseline"] is True
+    text = render_markdown(journal)
+    assert "| `t.py::test_baseline` | 📏 baseline | 3 | 1 | 0 | 2 | 0 | 0 | 0 | 33.3% |" in text
+    assert "📏 baseline: a row with `min_recovery_rate=0`, measured for comparison, not gated." in text
+    assert summary_lines([summary])[0].startswith("BASELINE t.py::test_baseline: 33.3% recovered")
+    records[0]["outcome"] = "failed_dirty"
+    (dirty,) = aggregate(records)
+    journal = build_journal(9, [dirty], records, started=1_700_000_000.0, ended=1_700_000_060.0)
+    assert "| `t.py::test_baseline` | ❌ FAIL (baseline) |" in render_markdown(journal)
+    assert summary_lines([dirty])[0].startswith("FAIL t.py::test_baseline")
 
 
 def test_html_page_escapes_and_lists_failures() -> None:
