@@ -12,6 +12,7 @@ the highest rule priority; a tie goes to the outermost exception.
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 from collections.abc import Callable, Iterable, Mapping
@@ -57,6 +58,8 @@ class Rule:
     keywords: tuple[str, ...] = ()
     _pattern: re.Pattern[str] | None = field(init=False, repr=False, compare=False, default=None)
     _statuses: frozenset[int] = field(init=False, repr=False, compare=False, default=frozenset())
+    _retryable: bool = field(init=False, repr=False, compare=False, default=False)
+    _reads_size: bool = field(init=False, repr=False, compare=False, default=False)
 
     def __post_init__(self) -> None:
         if not (self.types or self.errnos or self.statuses or self.message or self.predicate):
@@ -67,6 +70,10 @@ class Rule:
         if self.message is not None:
             object.__setattr__(self, "_pattern", re.compile(self.message, re.IGNORECASE))
         object.__setattr__(self, "_statuses", frozenset(self.statuses))
+        # Worked out once here rather than for every exception the rule decides.
+        retryable = self.failure_type in _RETRYABLE_BY_DEFAULT if self.retryable is None else self.retryable
+        object.__setattr__(self, "_retryable", retryable)
+        object.__setattr__(self, "_reads_size", self.failure_type in _MEMORY_TYPES)
         object.__setattr__(self, "keywords", tuple(k.lower() for k in self.keywords))
 
     def matches(self, error: BaseException, facts: _Facts) -> bool:
@@ -128,32 +135,48 @@ def _full_name(cls: type) -> str:
 class _Facts:
     """What one exception in the chain offers to rules; the message text is built only when a rule asks."""
 
-    __slots__ = ("_lower", "_text", "errno", "error", "names", "status")
+    __slots__ = ("_lower", "_message", "_text", "errno", "error", "full_name", "response", "status")
 
     def __init__(self, error: BaseException) -> None:
         self.error = error
-        self.names = mro_names(type(error))
         errno = getattr(error, "errno", None)
         self.errno = errno if isinstance(errno, int) else None
-        self.status = _http_status(error)
+        try:  # one guard for the common case; properties that raise are rare (httpx's unset `.request`)
+            self.response = getattr(error, "response", None)
+        except Exception:  # noqa: BLE001 -- a broken property must not break categorization
+            self.response = None
+        self.status = _http_status(error, self.response)
+        self.full_name = ""  # set by the categorizer from its per-type cache
+        self._message: str | None = None
         self._text: str | None = None
         self._lower: str | None = None
+
+    @property
+    def names(self) -> frozenset[str]:
+        """The MRO names of the error's type (what ``Rule.types`` matches against)."""
+        return mro_names(type(self.error))
 
     def lowered(self) -> str:
         if self._lower is None:
             self._lower = self.text().lower()
         return self._lower
 
+    def message(self) -> str:
+        """``str(error)``, computed once."""
+        if self._message is None:
+            self._message = str(self.error)
+        return self._message
+
     def text(self) -> str:
         if self._text is None:
-            parts = [str(self.error)]
+            text = self.message()
             for attr in ("output", "stderr"):
                 value = getattr(self.error, attr, None)
                 if isinstance(value, bytes):
                     value = value.decode("utf-8", "replace")
                 if isinstance(value, str) and value:
-                    parts.append(value[-_MAX_TEXT:])
-            self._text = "\n".join(parts)
+                    text = f"{text}\n{value[-_MAX_TEXT:]}"
+            self._text = text
         return self._text
 
 
@@ -165,11 +188,7 @@ def _safe_getattr(obj: object, name: str) -> Any:
         return None
 
 
-def _http_status(error: BaseException) -> int | None:
-    try:  # one guard for the common case; properties that raise are rare (httpx's unset `.request`)
-        response = getattr(error, "response", None)
-    except Exception:  # noqa: BLE001 -- a broken property must not break categorization
-        response = None
+def _http_status(error: BaseException, response: object) -> int | None:
     for holder in (response, error):
         if holder is None:
             continue
@@ -222,6 +241,7 @@ _RETRYABLE_BY_DEFAULT = frozenset(
         FailureType.DEPENDENCY_INSTALL_FAILURE,
     }
 )
+_MEMORY_TYPES = frozenset({FailureType.VRAM_EXHAUSTION, FailureType.RAM_EXHAUSTION})  # details get bytes_needed
 
 
 def _bytes_needed(text: str) -> int | None:
@@ -233,6 +253,34 @@ def _bytes_needed(text: str) -> int | None:
     except ValueError:
         return None
     return int(number * _SIZE_UNITS.get(match.group(2).lower(), 1))
+
+
+class _Plan:
+    """What one exception type (with one errno and HTTP status) needs: its names and the rules that may match.
+
+    The rules are those whose ``types``, ``errnos`` and ``statuses`` already hold, highest priority first, cut
+    after the first rule that needs nothing more, so classifying only reads the text for the rest.
+    """
+
+    __slots__ = ("full_name", "names", "rules")
+
+    def __init__(self, cls: type, rules: list[Rule], errno: int | None, status: int | None) -> None:
+        self.names = mro_names(cls)
+        self.full_name = _full_name(cls)
+        picked = [
+            r
+            for r in rules
+            if (not r.types or not self.names.isdisjoint(r.types))
+            and (not r.errnos or errno in r.errnos)
+            and (not r._statuses or status in r._statuses)
+        ]
+        # sorted() is stable, so equal priorities keep insertion order.
+        ordered = sorted(picked, key=lambda r: -r.priority)
+        for index, rule in enumerate(ordered):
+            if not (rule.keywords or rule._pattern is not None or rule.predicate is not None):
+                ordered = ordered[: index + 1]  # this one always matches: nothing after it is ever reached
+                break
+        self.rules = tuple(ordered)
 
 
 class Categorizer:
@@ -247,7 +295,7 @@ class Categorizer:
     def __init__(self, rules: Iterable[Rule] | None = None) -> None:
         self._rules: list[Rule] = list(default_rules() if rules is None else rules)
         self._lock = threading.Lock()
-        self._candidates: dict[tuple[type, bool, bool], tuple[Rule, ...]] = {}
+        self._plans: dict[tuple[type, int | None, int | None], _Plan] = {}
 
     @property
     def rules(self) -> tuple[Rule, ...]:
@@ -258,47 +306,59 @@ class Categorizer:
         """Add a rule; among matches the highest ``priority`` wins, then the earlier-added rule."""
         with self._lock:
             self._rules.append(rule)
-            self._candidates = {}
+            self._plans = {}
 
-    def _candidates_for(self, cls: type, has_errno: bool, has_status: bool) -> tuple[Rule, ...]:
-        key = (cls, has_errno, has_status)
-        found = self._candidates.get(key)
-        if found is not None:
-            return found
-        names = mro_names(cls)
-        with self._lock:
+    def _plan_for(self, cls: type, errno: int | None, status: int | None) -> _Plan:
+        key = (cls, errno, status)
+        plan = self._plans.get(key)
+        if plan is not None:
+            return plan
+        with self._lock:  # the rules and the cache they fill are taken together: add_rule swaps both
             rules = list(self._rules)
-        picked = [
-            r
-            for r in rules
-            if (not r.types or not names.isdisjoint(r.types))
-            and (has_errno or not r.errnos)
-            and (has_status or not r.statuses)
-        ]
-        # sorted() is stable, so equal priorities keep insertion order.
-        result = tuple(sorted(picked, key=lambda r: -r.priority))
-        if len(self._candidates) < _TYPE_CACHE_LIMIT:
-            self._candidates[key] = result
-        return result
+            cache = self._plans
+        plan = _Plan(cls, rules, errno, status)
+        if len(cache) < _TYPE_CACHE_LIMIT:
+            cache[key] = plan
+        return plan
 
     def classify(self, error: BaseException) -> Classification:
         """Categorize ``error`` (and its causes); unknown failures keep the raw type and message."""
-        best: Rule | None = None
-        best_facts: _Facts | None = None
-        all_facts: list[_Facts] = []
-        for link in _chain(error):
-            facts = _Facts(link)
-            all_facts.append(facts)
-            for rule in self._candidates_for(type(link), facts.errno is not None, facts.status is not None):
-                if best is not None and rule.priority <= best.priority:
-                    break
-                if rule.matches(link, facts):
-                    best, best_facts = rule, facts
-                    break
-        details = self._details(error, all_facts, best, best_facts)
+        best, details = self._decide(error)
         if best is None:
             return Classification(FailureType.UNKNOWN, Severity.MEDIUM, details, None)
         return Classification(best.failure_type, best.severity, details, best)
+
+    def _decide(self, error: BaseException) -> tuple[Rule | None, dict[str, Any]]:
+        best: Rule | None = None
+        best_facts: _Facts | None = None
+        all_facts: list[_Facts] = []
+        single = error.__cause__ is None and error.__context__ is None  # the common case: nothing to walk
+        best_priority = -math.inf
+        for link in (error,) if single else _chain(error):
+            facts = _Facts(link)
+            all_facts.append(facts)
+            plan = self._plan_for(type(link), facts.errno, facts.status)
+            facts.full_name = plan.full_name
+            lowered: str | None = None
+            for rule in plan.rules:
+                if rule.priority <= best_priority:
+                    break
+                # Types, errnos and statuses were checked when the plan was built; what is left reads the text.
+                if rule.keywords:
+                    if lowered is None:
+                        lowered = facts.lowered()
+                    for keyword in rule.keywords:
+                        if keyword in lowered:
+                            break
+                    else:
+                        continue
+                if rule._pattern is not None and rule._pattern.search(facts.text()) is None:
+                    continue
+                if rule.predicate is not None and not rule.predicate(link):
+                    continue
+                best, best_facts, best_priority = rule, facts, rule.priority
+                break
+        return best, self._details(error, all_facts, best, best_facts)
 
     def categorize(
         self,
@@ -311,40 +371,43 @@ class Categorizer:
         previous_attempts: tuple[ErrorContext, ...] = (),
     ) -> ErrorContext:
         """Build the :class:`ErrorContext` for ``error`` raised during ``operation``."""
-        verdict = self.classify(error)
+        rule, details = self._decide(error)  # no Classification: a frozen dataclass costs ~1 us to build
+        # Positional, in field order: a frozen dataclass's __init__ takes keywords noticeably slower.
         return ErrorContext(
-            failure_type=verdict.failure_type,
-            severity=verdict.severity,
-            error=error,
-            operation=operation,
-            attempt=attempt,
-            elapsed_s=elapsed_s,
-            correlation_id=correlation_id,
-            details=verdict.details,
-            previous_attempts=previous_attempts,
+            FailureType.UNKNOWN if rule is None else rule.failure_type,
+            Severity.MEDIUM if rule is None else rule.severity,
+            error,
+            operation,
+            attempt,
+            elapsed_s,
+            correlation_id,
+            details,
+            {},  # system_state
+            previous_attempts,
         )
 
     @staticmethod
     def _details(
         error: BaseException, chain: list[_Facts], rule: Rule | None, matched: _Facts | None
     ) -> dict[str, Any]:
+        outer = chain[0]
         details: dict[str, Any] = {
-            "raw_type": _full_name(type(error)),
-            "raw_message": str(error)[:_MAX_RAW_MESSAGE],
+            "raw_type": outer.full_name,
+            "raw_message": outer.message()[:_MAX_RAW_MESSAGE],
         }
         if len(chain) > 1:
-            details["causes"] = tuple(_full_name(type(f.error)) for f in chain[1:])
+            details["causes"] = tuple(f.full_name for f in chain[1:])
         if rule is not None:
             details["rule"] = rule.name
             if matched is not None and matched.error is not error:
-                details["matched_type"] = _full_name(type(matched.error))
-                details["matched_message"] = str(matched.error)[:_MAX_RAW_MESSAGE]
+                details["matched_type"] = matched.full_name
+                details["matched_message"] = matched.message()[:_MAX_RAW_MESSAGE]
         for facts in chain:
             if facts.errno is not None and "errno" not in details:
                 details["errno"] = facts.errno
             if facts.status is not None and "http_status" not in details:
                 details["http_status"] = facts.status
-                _response_details(facts.error, details)
+                _response_details(facts.response, details)
             if isinstance(facts.error, OSError) and "path" not in details:
                 filename = facts.error.filename
                 if isinstance(filename, str):
@@ -352,29 +415,27 @@ class Categorizer:
         # The URL lives on the outer error, the one that decided, or whichever carried an HTTP status.
         for facts in chain:
             if facts.error is error or facts is matched or facts.status is not None:
-                url = _url_of(facts.error)
+                url = _url_of(facts)
                 if url:
                     details["url"] = url
                     break
-        failure_type = rule.failure_type if rule is not None else FailureType.UNKNOWN
-        if failure_type in (FailureType.VRAM_EXHAUSTION, FailureType.RAM_EXHAUSTION):
-            needed = _bytes_needed(matched.text() if matched is not None else str(error))
+        if rule is None:
+            details["retryable"] = FailureType.UNKNOWN in _RETRYABLE_BY_DEFAULT
+            return details
+        if rule._reads_size:
+            needed = _bytes_needed(matched.text() if matched is not None else outer.message())
             if needed is not None:
                 details["bytes_needed"] = needed
-        if rule is not None and rule.name == "hf-consistency-check":
+        if rule.name == "hf-consistency-check":
             sizes = _CONSISTENCY.search(matched.text() if matched is not None else "")
             if sizes is not None:
                 details["expected_size_bytes"] = int(sizes.group(1))
                 details["received_size_bytes"] = int(sizes.group(2))
-        if rule is not None and rule.retryable is not None:
-            details["retryable"] = rule.retryable
-        else:
-            details["retryable"] = failure_type in _RETRYABLE_BY_DEFAULT
+        details["retryable"] = rule._retryable
         return details
 
 
-def _response_details(error: BaseException, details: dict[str, Any]) -> None:
-    response = _safe_getattr(error, "response")
+def _response_details(response: object, details: dict[str, Any]) -> None:
     headers = _safe_getattr(response, "headers") if response is not None else None
     if headers is None:
         return
@@ -386,11 +447,19 @@ def _response_details(error: BaseException, details: dict[str, Any]) -> None:
         details["retry_after_s"] = float(retry_after)
 
 
-def _url_of(error: BaseException) -> str:
-    for holder in (_safe_getattr(error, "response"), _safe_getattr(error, "request"), error):
+def _url_of(facts: _Facts) -> str:
+    error = facts.error
+    try:
+        request = getattr(error, "request", None)
+    except Exception:  # noqa: BLE001 -- a broken property must not break categorization
+        request = None
+    for holder in (facts.response, request, error):
         if holder is None:
             continue
-        url = _safe_getattr(holder, "url")
+        try:
+            url = getattr(holder, "url", None)
+        except Exception:  # noqa: BLE001, S112 -- a broken property must not break categorization
+            continue
         if url is not None and not isinstance(url, bool):
             text = str(url)
             if "://" in text:
@@ -424,4 +493,5 @@ def categorize(error: BaseException, operation: str | None = None) -> ErrorConte
     >>> categorize(MemoryError()).failure_type.value
     'ram_exhaustion'
     """
-    return _default_categorizer().categorize(error, operation)
+    categorizer = _DEFAULT if _DEFAULT is not None else _default_categorizer()
+    return categorizer.categorize(error, operation)

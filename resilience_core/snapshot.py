@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import builtins
 import contextlib
-import errno
 import hashlib
 import json
 import logging
@@ -45,12 +44,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from resilience_core._snapshot_capture import LINK_FALLBACK_ERRNOS, CaptureMixin, entry_path
 from resilience_core._snapshot_manifest import (
     SCHEMA,
-    check_symlink_target,
     exchange,
     fsync_dir,
     fsync_dirs,
+    fsync_dirs_started,
     pid_alive,
     remove_tree,
     require,
@@ -69,8 +69,6 @@ except ImportError:  # Windows has no flock; importing must still work there, us
 __all__ = ["Snapshot", "StateStore"]
 
 _ID_PATTERN = re.compile(r"^[0-9]{8}T[0-9]{12}Z-[0-9a-f]{8}$")
-_LINK_FALLBACK_ERRNOS = {errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EACCES}
-_FICLONE = 0x40049409  # linux/fs.h: share extents (btrfs, xfs, bcachefs); ext4 answers EOPNOTSUPP
 _log = logging.getLogger("resilience_core.snapshot")
 
 
@@ -93,7 +91,7 @@ class Snapshot:
 # -- the store ---------------------------------------------------------------------------------------------------
 
 
-class StateStore:
+class StateStore(CaptureMixin):
     """Snapshots of directories and files under ``root``, with the state (JSON) that goes with them.
 
     ``snapshot(paths, state, label)`` records the trees; ``restore(id)`` puts them back atomically per root;
@@ -180,11 +178,14 @@ class StateStore:
                     "roots": records,
                 }
                 manifest = body
+                # The data directories are complete: their fsyncs (one group commit) overlap sealing the manifest.
+                data_synced = fsync_dirs_started(made_dirs[1:]) if self.durable else None
                 sealed = seal(body)
                 (partial / "manifest.json").write_bytes(sealed)
-                if self.durable:
-                    # One group of concurrent fsyncs (the manifest and every new directory) before publishing.
-                    fsync_dirs([*made_dirs, str(partial / "manifest.json")])
+                if data_synced is not None:
+                    # The manifest and the directory naming it, then everything, before publishing.
+                    fsync_dirs([str(partial), str(partial / "manifest.json")])
+                    data_synced()
                 os.rename(partial, self.root / "snapshots" / snapshot_id)
                 if self.durable:
                     fsync_dir(self.root / "snapshots")
@@ -223,101 +224,6 @@ class StateStore:
                 ) from None
         return state_dict
 
-    def _share(self, source: str, target: str) -> str:
-        """Make ``target`` hold ``source``'s content without copying bytes where possible; return how."""
-        if self._reflink_ok is not False:
-            cloned = False
-            try:
-                with open(source, "rb") as src, open(target, "wb") as dst:
-                    fcntl.ioctl(dst.fileno(), _FICLONE, src.fileno())
-                    cloned = True
-            except OSError:
-                # EOPNOTSUPP/EXDEV/EINVAL: no reflinks here; stop trying after the first refusal.
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(target)
-            if cloned:
-                self._reflink_ok = True
-                shutil.copystat(source, target)
-                return "reflink"
-            if self._reflink_ok is None:
-                self._reflink_ok = False
-        try:
-            os.link(source, target, follow_symlinks=False)
-        except OSError as error:
-            if error.errno not in _LINK_FALLBACK_ERRNOS:
-                raise
-            shutil.copy2(source, target, follow_symlinks=False)
-            return "copy"
-        return "hardlink"
-
-    def _file_record(self, source: str, data_path: str, hash_files: bool, rel: str | None = None) -> dict[str, Any]:
-        if self._reflink_ok is False:  # the common case on ext4: skip the method call
-            try:
-                os.link(source, data_path)
-                how = "hardlink"
-            except OSError:
-                how = self._share(source, data_path)
-        else:
-            how = self._share(source, data_path)
-        info = os.lstat(data_path)
-        record: dict[str, Any] = {
-            "path": rel,
-            "type": "file",
-            "size": info.st_size,
-            "mode": stat.S_IMODE(info.st_mode),
-            "mtime_ns": info.st_mtime_ns,
-            "ino": info.st_ino,
-            "share": how,
-        }
-        if hash_files:
-            record["sha256"] = hash_file(data_path)
-        return record
-
-    def _capture(self, index: int, root: str, data: str, made_dirs: list[str], hash_files: bool) -> dict[str, Any]:
-        try:
-            info = os.lstat(root)
-        except FileNotFoundError:
-            return {"path": root, "kind": "absent", "entries": []}
-        if stat.S_ISREG(info.st_mode):
-            record = self._file_record(root, f"{data}/{index}", hash_files)
-            del record["path"]
-            return {"path": root, "kind": "file", "file": record}
-        if not stat.S_ISDIR(info.st_mode):
-            raise SnapshotError(f"path {root!r} is neither a directory nor a regular file")
-        base = f"{data}/{index}"
-        os.mkdir(base)
-        made_dirs.append(base)
-        entries: list[dict[str, Any]] = []
-        pending = [""]
-        while pending:
-            rel_dir = pending.pop()
-            with os.scandir(os.path.join(root, rel_dir)) as scan:
-                items = list(scan)  # order does not matter: entries are sorted once at the end
-            for item in items:
-                rel = f"{rel_dir}/{item.name}" if rel_dir else item.name
-                if item.is_symlink():
-                    target = os.readlink(item.path)
-                    try:
-                        check_symlink_target(rel, target, f"snapshot of {root}")
-                    except IntegrityError as error:
-                        raise SnapshotError(str(error)) from None
-                    entries.append({"path": rel, "type": "symlink", "target": target})
-                elif item.is_dir(follow_symlinks=False):
-                    os.mkdir(f"{base}/{rel}")
-                    made_dirs.append(f"{base}/{rel}")
-                    mode = stat.S_IMODE(item.stat(follow_symlinks=False).st_mode)
-                    entries.append({"path": rel, "type": "dir", "mode": mode})
-                    pending.append(rel)
-                elif item.is_file(follow_symlinks=False):
-                    try:
-                        entries.append(self._file_record(item.path, f"{base}/{rel}", hash_files, rel))
-                    except FileNotFoundError:
-                        continue  # replaced or deleted while we walked: the snapshot reflects a moment without it
-                else:
-                    raise SnapshotError(f"{item.path!r} is a socket, fifo or device; snapshots hold files only")
-        entries.sort(key=lambda e: e["path"])
-        return {"path": root, "kind": "dir", "mode": stat.S_IMODE(info.st_mode), "entries": entries}
-
     # -- reading ---------------------------------------------------------------------------------------------
 
     def _snapshot_dir(self, snapshot_id: str) -> Path:
@@ -346,15 +252,22 @@ class StateStore:
 
     @staticmethod
     def _as_snapshot(manifest: Mapping[str, Any]) -> Snapshot:
-        files = [e for r in manifest["roots"] for e in r.get("entries", []) if e["type"] == "file"]
-        files += [r["file"] for r in manifest["roots"] if r["kind"] == "file"]
+        file_count = size_bytes = 0
+        for root in manifest["roots"]:
+            if root["kind"] == "file":
+                file_count += 1
+                size_bytes += root["file"]["size"]
+            for entry in root.get("entries", ()):
+                if entry["type"] == "file":
+                    file_count += 1
+                    size_bytes += entry["size"]
         return Snapshot(
             id=manifest["id"],
             label=manifest["label"],
             created=manifest["created"],
             roots=tuple(r["path"] for r in manifest["roots"]),
-            file_count=len(files),
-            size_bytes=sum(f["size"] for f in files),
+            file_count=file_count,
+            size_bytes=size_bytes,
             state=manifest["state"],
         )
 
@@ -436,20 +349,21 @@ class StateStore:
             cleaner.join()
         self._cleaners = []
 
-    def _plan_root(self, index: int, root: Mapping[str, Any], data: Path, verify: bool) -> dict[str, bool]:
-        """Check each stored file against its record; return {data path: needs a private copy}."""
+    def _plan_root(self, index: int, root: Mapping[str, Any], data: Path, verify: bool) -> set[str]:
+        """Check each stored file against its record; return the data paths that need a private copy."""
         root_data = f"{data}/{index}"
         checks = [(root_data, root["file"], root["path"])] if root["kind"] == "file" else []
         checks += [(f"{root_data}/{e['path']}", e, e["path"]) for e in root.get("entries", []) if e["type"] == "file"]
-        plan = {}
+        plan: set[str] = set()  # usually empty: only files whose mode changed
         for path, record, name in checks:
             try:
-                info = os.stat(path, follow_symlinks=False)
+                info = os.lstat(path)
             except FileNotFoundError:
                 raise IntegrityError(f"snapshot file for {name!r} is missing from the store", entry=name) from None
-            now = (info.st_size, info.st_mtime_ns, info.st_ino)
-            then = (record["size"], record["mtime_ns"], record["ino"])
-            if now != then:
+            # Compared field by field (no tuples): this runs once per file on every restore.
+            if info.st_size != record["size"] or info.st_mtime_ns != record["mtime_ns"] or info.st_ino != record["ino"]:
+                now = (info.st_size, info.st_mtime_ns, info.st_ino)
+                then = (record["size"], record["mtime_ns"], record["ino"])
                 raise IntegrityError(
                     f"{name!r} was modified in place after the snapshot (size, mtime_ns, inode {now} != {then}); "
                     "its saved content is lost. Writers must replace files (temp file + os.replace), never "
@@ -458,10 +372,9 @@ class StateStore:
                 )
             if verify and record.get("sha256") and hash_file(path) != record["sha256"]:
                 raise IntegrityError(f"{name!r}: sha256 differs from the manifest (bad checksum)", entry=name)
-            needs_copy = stat.S_IMODE(info.st_mode) != record["mode"]
-            if needs_copy:
+            if stat.S_IMODE(info.st_mode) != record["mode"]:
                 _log.warning("%s: mode changed after the snapshot; restoring a private copy with the saved mode", name)
-            plan[path] = needs_copy
+                plan.add(path)
         return plan
 
     def _place_file(self, source: str, target: str, record: Mapping[str, Any], copy: bool) -> None:
@@ -470,14 +383,14 @@ class StateStore:
                 os.link(source, target, follow_symlinks=False)
                 return
             except OSError as error:
-                if error.errno not in _LINK_FALLBACK_ERRNOS:
+                if error.errno not in LINK_FALLBACK_ERRNOS:
                     raise
                 _log.warning("%s: cannot hard-link from the store (%s); restoring a copy", target, error.strerror)
         shutil.copy2(source, target, follow_symlinks=False)
         os.chmod(target, record["mode"])
 
     def _restore_root(
-        self, root: Mapping[str, Any], plan: Mapping[str, bool], root_data: str, copy: bool
+        self, root: Mapping[str, Any], plan: set[str], root_data: str, copy: bool
     ) -> tuple[tuple[str, str], Path]:
         """Stage and swap one root; return (paths to delete, journal) for the cleanup."""
         target = root["path"]
@@ -502,20 +415,30 @@ class StateStore:
             raise
         return (staging, old), journal
 
-    def _stage(
-        self, root: Mapping[str, Any], plan: Mapping[str, bool], root_data: str, staging: str, copy: bool
-    ) -> None:
+    def _stage(self, root: Mapping[str, Any], plan: set[str], root_data: str, staging: str, copy: bool) -> None:
         if root["kind"] == "file":
-            self._place_file(root_data, staging, root["file"], copy or plan[root_data])
+            self._place_file(root_data, staging, root["file"], copy or root_data in plan)
             return
         os.mkdir(staging, 0o700)
         dirs = [(staging, root["mode"])]
         base = root_data + "/"
-        for entry in sorted(root["entries"], key=lambda e: e["path"]):
-            path = f"{staging}/{entry['path']}"
+        for entry in sorted(root["entries"], key=entry_path):
+            rel = entry["path"]
+            path = f"{staging}/{rel}"
             kind = entry["type"]
-            if kind == "dir":
-                os.makedirs(path, 0o700, exist_ok=True)
+            if kind == "file" and not copy:
+                source = base + rel
+                if not plan or source not in plan:  # the common case, inlined: one linkat, no method call
+                    try:
+                        os.link(source, path, follow_symlinks=False)
+                        continue
+                    except OSError:
+                        pass  # a missing parent or a filesystem refusing links: the general path handles both
+            elif kind == "dir":
+                try:
+                    os.mkdir(path, 0o700)  # parents come first in sorted order; makedirs would stat them again
+                except OSError:
+                    os.makedirs(path, 0o700, exist_ok=True)  # whatever mkdir refused, makedirs decides as before
                 dirs.append((path, entry["mode"]))
                 continue
             for tries_left in (1, 0):
@@ -524,7 +447,7 @@ class StateStore:
                         os.symlink(entry["target"], path)
                     else:
                         source = base + entry["path"]
-                        self._place_file(source, path, entry, copy or plan[source])
+                        self._place_file(source, path, entry, copy or source in plan)
                     break
                 except FileNotFoundError:
                     if not tries_left:
