@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from resilience_core.taxonomy import ErrorContext, FailureType, Severity
+from resilience_core.taxonomy import RETRYABLE_FAILURE_TYPES, ErrorContext, FailureType, Severity
 
 __all__ = ["Categorizer", "Classification", "Rule", "categorize", "default_rules", "mro_names"]
 
@@ -71,7 +71,7 @@ class Rule:
             object.__setattr__(self, "_pattern", re.compile(self.message, re.IGNORECASE))
         object.__setattr__(self, "_statuses", frozenset(self.statuses))
         # Worked out once here rather than for every exception the rule decides.
-        retryable = self.failure_type in _RETRYABLE_BY_DEFAULT if self.retryable is None else self.retryable
+        retryable = self.failure_type in RETRYABLE_FAILURE_TYPES if self.retryable is None else self.retryable
         object.__setattr__(self, "_retryable", retryable)
         object.__setattr__(self, "_reads_size", self.failure_type in _MEMORY_TYPES)
         object.__setattr__(self, "keywords", tuple(k.lower() for k in self.keywords))
@@ -223,24 +223,6 @@ _SIZE_UNITS |= {"gb": 10**9, "tib": 1 << 40, "tb": 10**12}
 _ALLOCATE = re.compile(r"allocat\w*\s+([\d,.]+)\s*(bytes|[kmgt]i?b|b)\b", re.IGNORECASE)
 _CONSISTENCY = re.compile(r"should be of size (\d+) but has size (\d+)")
 
-# Failure types whose cure is "try again" unless a rule says otherwise.
-_RETRYABLE_BY_DEFAULT = frozenset(
-    {
-        FailureType.NETWORK_CONNECTIVITY_LOSS,
-        FailureType.NETWORK_TIMEOUT,
-        FailureType.BANDWIDTH_LIMITATION,
-        FailureType.HTTP_ERROR,
-        FailureType.MODEL_DOWNLOAD_FAILURE,
-        FailureType.MODEL_CORRUPTION_DETECTED,
-        FailureType.MODEL_INTEGRITY_FAILURE,
-        FailureType.MODEL_LOADING_TIMEOUT,
-        FailureType.LOCK_CONTENTION,
-        FailureType.STORAGE_SPACE_INSUFFICIENT,
-        FailureType.VRAM_EXHAUSTION,
-        FailureType.RAM_EXHAUSTION,
-        FailureType.DEPENDENCY_INSTALL_FAILURE,
-    }
-)
 _MEMORY_TYPES = frozenset({FailureType.VRAM_EXHAUSTION, FailureType.RAM_EXHAUSTION})  # details get bytes_needed
 
 
@@ -420,7 +402,7 @@ class Categorizer:
                     details["url"] = url
                     break
         if rule is None:
-            details["retryable"] = FailureType.UNKNOWN in _RETRYABLE_BY_DEFAULT
+            details["retryable"] = FailureType.UNKNOWN in RETRYABLE_FAILURE_TYPES
             return details
         if rule._reads_size:
             needed = _bytes_needed(matched.text() if matched is not None else outer.message())

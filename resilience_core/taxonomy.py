@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 __all__ = [
+    "RETRYABLE_FAILURE_TYPES",
     "AttemptEvent",
     "ErrorContext",
     "FailureEvent",
@@ -60,6 +61,27 @@ class Severity(enum.StrEnum):
     MEDIUM = "medium"
     HIGH = "high"
     CRITICAL = "critical"
+
+
+RETRYABLE_FAILURE_TYPES: frozenset[FailureType] = frozenset(
+    {
+        FailureType.NETWORK_CONNECTIVITY_LOSS,
+        FailureType.NETWORK_TIMEOUT,
+        FailureType.BANDWIDTH_LIMITATION,
+        FailureType.HTTP_ERROR,
+        FailureType.MODEL_DOWNLOAD_FAILURE,
+        FailureType.MODEL_CORRUPTION_DETECTED,
+        FailureType.MODEL_INTEGRITY_FAILURE,
+        FailureType.MODEL_LOADING_TIMEOUT,
+        FailureType.LOCK_CONTENTION,
+        FailureType.DEPENDENCY_INSTALL_FAILURE,
+        FailureType.STORAGE_SPACE_INSUFFICIENT,
+        FailureType.VRAM_EXHAUSTION,
+        FailureType.RAM_EXHAUSTION,
+    }
+)
+"""Failure types whose cure is "try again" (after another strategy freed, repaired or degraded something) unless a
+categorizer rule says otherwise; the retry strategy handles exactly these by default."""
 
 
 class Outcome(enum.StrEnum):

@@ -16,27 +16,10 @@ import random
 from collections.abc import Iterable
 
 from resilience_core.strategies.base import Attempt
-from resilience_core.taxonomy import ErrorContext, FailureType, RecoveryResult, Severity
+from resilience_core.taxonomy import RETRYABLE_FAILURE_TYPES, ErrorContext, FailureType, RecoveryResult, Severity
 
 __all__ = ["RETRYABLE_FAILURE_TYPES", "RetryStrategy", "backoff_delay_s"]
 
-RETRYABLE_FAILURE_TYPES: frozenset[FailureType] = frozenset(
-    {
-        FailureType.NETWORK_CONNECTIVITY_LOSS,
-        FailureType.NETWORK_TIMEOUT,
-        FailureType.BANDWIDTH_LIMITATION,
-        FailureType.HTTP_ERROR,
-        FailureType.MODEL_DOWNLOAD_FAILURE,
-        FailureType.MODEL_CORRUPTION_DETECTED,
-        FailureType.MODEL_INTEGRITY_FAILURE,
-        FailureType.MODEL_LOADING_TIMEOUT,
-        FailureType.LOCK_CONTENTION,
-        FailureType.DEPENDENCY_INSTALL_FAILURE,
-        FailureType.STORAGE_SPACE_INSUFFICIENT,
-        FailureType.VRAM_EXHAUSTION,
-        FailureType.RAM_EXHAUSTION,
-    }
-)
 """Failure types a plain retry can cure (after another strategy changed something, for disk and memory)."""
 
 
