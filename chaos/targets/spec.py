@@ -30,7 +30,7 @@ from typing import Any
 
 from chaos.errors import TargetError
 
-__all__ = ["FILE_KINDS", "FileSpec", "HubSpec", "RepoSpec", "model_repo"]
+__all__ = ["FILE_KINDS", "FileSpec", "HubSpec", "RepoSpec", "model_repo", "read_toml_spec"]
 
 #: File kinds a spec may name; ``kind`` defaults from the path (see :func:`infer_kind`).
 FILE_KINDS = (
@@ -55,6 +55,17 @@ _PATH_SEGMENT_RE = re.compile(r"^[A-Za-z0-9._+=@ -]+$")
 _FILE_KEYS = frozenset({"path", "kind", "size_bytes", "lfs", "content", "data", "dtype", "vocab_size"})
 _REPO_KEYS = frozenset({"repo_id", "repo_type", "revisions", "files"})
 _TOP_KEYS = frozenset({"seed", "repos"})
+
+
+def read_toml_spec(path: str | Path, what: str, example_name: str) -> dict[str, Any]:
+    """Parse a spec file; a missing file or bad TOML raises one TargetError naming the file and the fix."""
+    source = str(path)
+    try:
+        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise TargetError(f"{what} {source!r} does not exist; pass --spec with a {example_name} path") from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise TargetError(f"{what} {source!r} is not valid TOML ({error}); fix the file") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,14 +115,7 @@ class HubSpec:
     @classmethod
     def from_toml(cls, path: str | Path) -> HubSpec:
         """Load a spec from a TOML file; a missing file or bad TOML raises TargetError."""
-        source = str(path)
-        try:
-            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise TargetError(f"hub spec {source!r} does not exist; pass --spec with a repos.toml path") from None
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
-            raise TargetError(f"hub spec {source!r} is not valid TOML ({error}); fix the file") from None
-        return cls.from_dict(data, source=source)
+        return cls.from_dict(read_toml_spec(path, "hub spec", "repos.toml"), source=str(path))
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, source: str = "<dict>") -> HubSpec:

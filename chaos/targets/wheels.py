@@ -23,7 +23,6 @@ import base64
 import hashlib
 import random
 import re
-import tomllib
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from chaos.errors import TargetError
+from chaos.targets.spec import read_toml_spec
 
 __all__ = ["IndexSpec", "PackageSpec", "build_wheel", "build_wheels", "module_name", "wheel_filename"]
 
@@ -71,14 +71,7 @@ class IndexSpec:
     @classmethod
     def from_toml(cls, path: str | Path) -> IndexSpec:
         """Load a spec from TOML (a list of ``[[packages]]`` tables)."""
-        source = str(path)
-        try:
-            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise TargetError(f"index spec {source!r} does not exist; pass --spec with a packages.toml path") from None
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
-            raise TargetError(f"index spec {source!r} is not valid TOML ({error}); fix the file") from None
-        return cls.from_dict(data, source=source)
+        return cls.from_dict(read_toml_spec(path, "index spec", "packages.toml"), source=str(path))
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, source: str = "<dict>") -> IndexSpec:
