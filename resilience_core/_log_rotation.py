@@ -10,12 +10,15 @@ Protocol (Linux/macOS ``flock``):
 - A writer that still holds the renamed file appends at most one more record there, sees the size, and
   reopens. The compressor takes an *exclusive, non-blocking* flock on a rotated file, so it gzips (to a temp
   name, then rename, then unlink) only once no writer can append to it any more. Nothing is lost or duplicated;
-  a crash between the gzip rename and the unlink is repaired by the next pass (the ``.gz`` wins).
+  a crash between the gzip rename and the unlink is repaired by the next pass (the ``.gz`` wins), and so is a
+  crash mid-gzip (the next compressor of that file removes the orphaned temp file). A writer killed mid-``write``
+  can leave part of a record; the next writer that opens the file alone cuts it off.
 """
 
 from __future__ import annotations
 
 import contextlib
+import glob
 import gzip
 import math
 import os
@@ -106,19 +109,52 @@ class RotatingAppender:
     def _open(self) -> None:
         while True:
             fd = os.open(self.path, _OPEN_FLAGS, 0o644)
-            fcntl.flock(fd, fcntl.LOCK_SH)
-            mine = os.fstat(fd)
             try:
-                live = os.stat(self.path)
-            except FileNotFoundError:
-                os.close(fd)
-                continue
-            if (live.st_ino, live.st_dev) == (mine.st_ino, mine.st_dev):
-                break
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                alone = True  # no other writer holds this file: a torn tail can be cut off safely
+            except BlockingIOError:
+                fcntl.flock(fd, fcntl.LOCK_SH)
+                alone = False
+            if self._is_live(fd):
+                if not alone:
+                    break  # a torn tail (if any) is another writer's to repair: reading it now could race a write
+                self._cut_torn_tail(fd)
+                fcntl.flock(fd, fcntl.LOCK_SH)  # the downgrade is not atomic: check again it is the live file
+                if self._is_live(fd):
+                    break
             os.close(fd)  # rotated between our open and our lock: open the new file instead
         self._fd = fd
-        self._ino = mine.st_ino
+        self._ino = os.fstat(fd).st_ino
         self._deadline = self._now() + self.max_age_s if self.max_age_s is not None else math.inf
+
+    def _is_live(self, fd: int) -> bool:
+        mine = os.fstat(fd)
+        try:
+            live = os.stat(self.path)
+        except FileNotFoundError:
+            return False
+        return (live.st_ino, live.st_dev) == (mine.st_ino, mine.st_dev)
+
+    def _cut_torn_tail(self, fd: int) -> None:
+        """Cut off part of a record a writer SIGKILLed mid-``write`` left at the end (caller holds LOCK_EX).
+
+        Linux may stop a write to a regular file between pages on a fatal signal; without this cut the next
+        record would merge into the fragment and neither line would parse.
+        """
+        size_bytes = os.fstat(fd).st_size
+        if size_bytes == 0:
+            return
+        with open(self.path, "rb") as reader:  # our fd is write-only
+            if os.fstat(reader.fileno()).st_ino != os.fstat(fd).st_ino:
+                return  # rotated between our check and this open: the tail we would read is another file's
+            start = max(0, size_bytes - (1 << 20))
+            reader.seek(start)
+            tail = reader.read(size_bytes - start)
+        if tail.endswith(b"\n"):
+            return
+        newline = tail.rfind(b"\n")
+        if newline >= 0 or start == 0:
+            os.ftruncate(fd, start + newline + 1)
 
     def write(self, line: str) -> None:
         """Append ``line`` plus a newline as one write; rotate if that made the file due."""
@@ -225,6 +261,10 @@ class RotatingAppender:
             if not same:
                 return True  # another process compressed it meanwhile
             target = path + ".gz"
+            # Temp files of a compressor SIGKILLed mid-gzip: we hold the file's lock, so nobody writes them now.
+            for stale in glob.glob(glob.escape(target) + ".*.tmp"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(stale)
             if not os.path.exists(target):
                 temp = f"{target}.{os.getpid()}.{threading.get_ident()}.tmp"
                 try:
