@@ -34,7 +34,7 @@ def main() -> None:
     from chaos.proxy import EmbeddedToxiproxy
     from chaos.targets import HubServer, HubSpec, model_repo
     from resilience_core.hub import ensure_model, verify_model
-    from resilience_core.runtime import Runtime
+    from resilience_core.recovery.runtime import Runtime
 
     spec = HubSpec(repos=(model_repo(REPO, shards=SHARDS, shard_size_bytes=SHARD_BYTES),), seed=5)
     with tempfile.TemporaryDirectory(prefix="bench-download-") as tmp_name:

@@ -25,9 +25,9 @@ import time
 from pathlib import Path
 
 from benchmarks._report import figure
-from resilience_core.integrity import Manifest, hash_file
-from resilience_core.logs import JsonLogHandler, get_logger
-from resilience_core.snapshot import StateStore
+from resilience_core.state.integrity import Manifest, hash_file
+from resilience_core.state.logs import JsonLogHandler, get_logger
+from resilience_core.state.snapshot import StateStore
 
 _MB = 1 << 20
 _FILES = 2000

@@ -12,7 +12,7 @@ from chaos.inject import Chaos, inject
 from chaos.proxy import EmbeddedToxiproxy, ProxyHandle
 from chaos.targets import HubServer, HubSpec, IndexSpec, PackageIndex, PackageSpec
 from chaos.trials import Trial
-from resilience_core.taxonomy import Outcome
+from resilience_core.recovery.taxonomy import Outcome
 
 __all__ = [
     "Chaos",

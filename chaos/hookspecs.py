@@ -21,7 +21,7 @@ import pluggy
 if TYPE_CHECKING:
     from chaos.fault import Fault, FaultRegistry
     from chaos.trials import Trial
-    from resilience_core.taxonomy import Outcome
+    from resilience_core.recovery.taxonomy import Outcome
 
 __all__ = ["PROJECT", "hookimpl", "hookspec"]
 

@@ -28,7 +28,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from resilience_core.taxonomy import Outcome
+from resilience_core.recovery.taxonomy import Outcome
 
 if TYPE_CHECKING:
     from chaos.fault import Fault

@@ -6,8 +6,7 @@ Importing this package loads no framework (no torch, httpx, requests, huggingfac
 
 from __future__ import annotations
 
-from resilience_core.categorize import Categorizer, Rule, categorize
-from resilience_core.clock import Clock, FakeClock, SystemClock, is_testing, set_testing
+from resilience_core import _aliases
 from resilience_core.config import ReliabilityConfig, load_config
 from resilience_core.errors import ConfigError, IntegrityError, RecoveryFailed, ResilienceError, SnapshotError
 from resilience_core.health import (
@@ -19,32 +18,30 @@ from resilience_core.health import (
     preflight,
     system_state,
 )
-from resilience_core.integrity import (
-    FileRecord,
-    Manifest,
-    Mismatch,
-    TensorInfo,
-    VerifyReport,
-    hash_file,
-    sniff_placeholder,
-    validate_file,
-    validate_json,
-    validate_safetensors,
+from resilience_core.recovery import (
+    AttemptEvent,
+    Categorizer,
+    Clock,
+    ErrorContext,
+    FailureEvent,
+    FailureType,
+    FakeClock,
+    GaveUpEvent,
+    Hook,
+    Outcome,
+    RecoveredEvent,
+    RecoveryEvent,
+    RecoveryResult,
+    RecoveryStats,
+    Rule,
+    Runtime,
+    Severity,
+    SystemClock,
+    categorize,
+    is_testing,
+    set_testing,
 )
-from resilience_core.logs import (
-    JsonFormatter,
-    JsonLogHandler,
-    RecoveryLogHook,
-    StructuredLogger,
-    get_logger,
-    log_recovery_attempt,
-    log_user_action,
-    redact,
-)
-from resilience_core.runtime import Hook, Runtime
-from resilience_core.snapshot import Snapshot, StateStore
-from resilience_core.stats import RecoveryStats
-from resilience_core.strategies import (
+from resilience_core.recovery.strategies import (
     Attempt,
     BreakerStrategy,
     CircuitBreaker,
@@ -59,18 +56,33 @@ from resilience_core.strategies import (
     Strategy,
     degrade_params,
 )
-from resilience_core.taxonomy import (
-    AttemptEvent,
-    ErrorContext,
-    FailureEvent,
-    FailureType,
-    GaveUpEvent,
-    Outcome,
-    RecoveredEvent,
-    RecoveryEvent,
-    RecoveryResult,
-    Severity,
+from resilience_core.state import (
+    FileRecord,
+    JsonFormatter,
+    JsonLogHandler,
+    Manifest,
+    Mismatch,
+    RecoveryLogHook,
+    Snapshot,
+    StateStore,
+    StructuredLogger,
+    TensorInfo,
+    VerifyReport,
+    atomic_open,
+    atomic_write,
+    get_logger,
+    hash_file,
+    log_recovery_attempt,
+    log_user_action,
+    publish_file,
+    redact,
+    sniff_placeholder,
+    validate_file,
+    validate_json,
+    validate_safetensors,
 )
+
+_aliases.install()
 
 __all__ = [
     "Attempt",
@@ -125,6 +137,8 @@ __all__ = [
     "TensorInfo",
     "UnmetRequirement",
     "VerifyReport",
+    "atomic_open",
+    "atomic_write",
     "categorize",
     "degrade_params",
     "get_logger",
@@ -134,6 +148,7 @@ __all__ = [
     "log_recovery_attempt",
     "log_user_action",
     "preflight",
+    "publish_file",
     "redact",
     "set_testing",
     "sniff_placeholder",

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from resilience_core.taxonomy import ErrorContext, RecoveryResult
+    from resilience_core.recovery.taxonomy import ErrorContext, RecoveryResult
 
 __all__ = [
     "ConfigError",

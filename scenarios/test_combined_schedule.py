@@ -1,5 +1,5 @@
 """One Hypothesis-drawn combined schedule per example: up to three network faults stacked on the hub link at
-once (resets after N bytes, a data limit, latency, slicing), drawn by ``chaos.strategies.fault_schedules``
+once (resets after N bytes, a data limit, latency, slicing), drawn by ``chaos.schedules.fault_schedules``
 from each fault's declared parameters.
 
 Each chaos trial runs a small Hypothesis property seeded from the trial's seed (so the replay command redraws
@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 
-from chaos.strategies import FaultSchedule, fault_schedules
+from chaos.schedules import FaultSchedule, fault_schedules
 from scenarios.conftest import Installer
 
 HUB = {"proxy": st.just("hub"), "stream": st.just("downstream"), "toxicity": st.just(1.0)}

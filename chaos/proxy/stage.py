@@ -2,24 +2,40 @@
 
 from __future__ import annotations
 
+import random
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from chaos.proxy.toxics import Chunk, Number, Toxic
 
-if TYPE_CHECKING:
-    from collections.abc import Sequence
-
-    from chaos.proxy.link import Link
-
-__all__ = ["LinkClosed", "StageView", "ToxicState"]
+__all__ = ["LinkClosed", "StageHost", "StageView", "ToxicState"]
 
 _FIRED_LOCK = threading.Lock()  # the fired counters are shared by every link of a proxy
 
 
 class LinkClosed(Exception):
     """Unwinds a link's thread once its connection is closing."""
+
+
+class _Closable(Protocol):
+    def close(self, *, reset: bool = False) -> None: ...
+
+
+class StageHost(Protocol):
+    """What a stage needs from the link it runs on (:class:`chaos.proxy.link.Link`)."""
+
+    rng: random.Random
+
+    @property
+    def conn(self) -> _Closable: ...
+
+    def wait_until(self, deadline: float, toxic: Toxic | None, version: int) -> bool: ...
+
+    def run_chain(self, chain: Sequence[Toxic], index: int, chunk: Chunk | None) -> None: ...
+
+    def wait_flushed(self, limit_s: float) -> None: ...
 
 
 class ToxicState:
@@ -38,7 +54,7 @@ class StageView:
 
     __slots__ = ("attrs", "chain", "index", "link", "state", "toxic", "version")
 
-    def __init__(self, link: Link, toxic: Toxic, state: ToxicState, chain: Sequence[Toxic], index: int) -> None:
+    def __init__(self, link: StageHost, toxic: Toxic, state: ToxicState, chain: Sequence[Toxic], index: int) -> None:
         self.link = link
         self.toxic = toxic
         self.version = state.version

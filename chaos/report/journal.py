@@ -22,15 +22,14 @@ from __future__ import annotations
 import datetime
 import importlib.metadata
 import json
-import os
 import pathlib
 import platform
-import tempfile
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from chaos.errors import ChaosError
 from chaos.trials import ScenarioSummary
+from resilience_core import atomic_write
 
 __all__ = ["SCHEMA", "build_journal", "load_journal", "write_json_atomic", "write_reports"]
 
@@ -83,31 +82,8 @@ def build_journal(
 
 
 def write_json_atomic(path: pathlib.Path, document: object) -> pathlib.Path:
-    """Write ``document`` as JSON via a temporary file and ``os.replace``: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(document, handle, indent=2, sort_keys=False)
-            handle.write("\n")
-        os.replace(temporary, path)
-    except BaseException:
-        pathlib.Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def _write_text_atomic(path: pathlib.Path, text: str) -> pathlib.Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        pathlib.Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
+    """Write ``document`` as indented JSON, atomically and durably: readers never see half a file."""
+    return atomic_write(path, json.dumps(document, indent=2, sort_keys=False) + "\n")
 
 
 def write_reports(journal: Mapping[str, Any], outdir: pathlib.Path) -> list[pathlib.Path]:
@@ -119,9 +95,9 @@ def write_reports(journal: Mapping[str, Any], outdir: pathlib.Path) -> list[path
 
     return [
         write_json_atomic(outdir / "journal.json", journal),
-        _write_text_atomic(outdir / "junit.xml", render_junit(journal)),
-        _write_text_atomic(outdir / "summary.md", render_markdown(journal)),
-        _write_text_atomic(outdir / "report.html", render_html(journal)),
+        atomic_write(outdir / "junit.xml", render_junit(journal)),
+        atomic_write(outdir / "summary.md", render_markdown(journal)),
+        atomic_write(outdir / "report.html", render_html(journal)),
     ]
 
 

@@ -5,7 +5,8 @@ Facade only: every public name is re-exported here from the module that owns it.
 
 from __future__ import annotations
 
-from chaos.targets.hub import HubServer, RequestRecord
+from chaos.targets.hub import HubServer
+from chaos.targets.hub_state import RequestRecord
 from chaos.targets.index import DEFAULT_PACKAGES, IndexRequest, PackageIndex
 from chaos.targets.repos import GeneratedFile, GeneratedHub, GeneratedRepo, generate_repos
 from chaos.targets.spec import FileSpec, HubSpec, RepoSpec, model_repo

@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from chaos.targets._http import RangeNotSatisfiable, TargetHTTPServer, parse_range, send_bytes, send_file_range
-from chaos.targets.hub import RequestRecord
+from chaos.targets.hub_state import RequestRecord
 
 if TYPE_CHECKING:
-    from chaos.targets.hub import HubState
+    from chaos.targets.hub_state import HubState
     from chaos.targets.repos import GeneratedFile, GeneratedRepo
 
 __all__ = ["HubHTTPServer", "HubRequestHandler"]

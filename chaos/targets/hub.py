@@ -18,138 +18,19 @@ from __future__ import annotations
 import shutil
 import tempfile
 import threading
-from collections import deque
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
 from chaos.errors import TargetError
+from chaos.targets.hub_state import HubState, PlannedFailure, RequestRecord
 from chaos.targets.repos import GeneratedFile, GeneratedHub, generate_repos
 from chaos.targets.spec import HubSpec
 
 if TYPE_CHECKING:
     from chaos.targets._hub_handler import HubHTTPServer
 
-__all__ = ["HubServer", "HubState", "RequestRecord"]
-
-_MAX_RECORDS = 100_000
-
-
-@dataclass(frozen=True, slots=True)
-class RequestRecord:
-    """One request as the hub (``server="hub"``) or its CDN (``server="cdn"``) answered it."""
-
-    server: str
-    method: str
-    path: str
-    range: str | None
-    status: int
-    sent_bytes: int
-    started_s: float
-
-
-class HubState:
-    """What the hub and its CDN listener share: the repos, counters, the request log, pending corruptions."""
-
-    def __init__(self, generated: GeneratedHub, tree_page_size: int) -> None:
-        self.generated = generated
-        self.tree_page_size = tree_page_size
-        self.cdn_base_url: str | None = None
-        self._lock = threading.Lock()
-        self._idle = threading.Condition(self._lock)
-        self._in_flight = 0
-        self._served: dict[tuple[str, str, str], int] = {}
-        self._records: deque[RequestRecord] = deque(maxlen=_MAX_RECORDS)
-        self._corrupt: dict[tuple[str, str, str], int] = {}
-        self._failures: list[_PlannedFailure] = []
-        self.throttle_bytes_per_s: int | None = None
-
-    def count(self, file: GeneratedFile, sent_bytes: int) -> None:
-        """Add body bytes sent for ``file``."""
-        key = (file.repo_type, file.repo_id, file.path)
-        with self._lock:
-            self._served[key] = self._served.get(key, 0) + sent_bytes
-
-    def served_bytes(self, repo_type: str, repo_id: str, path: str) -> int:
-        """Body bytes sent for one file since the last reset."""
-        with self._lock:
-            return self._served.get((repo_type, repo_id, path), 0)
-
-    def total_served_bytes(self) -> int:
-        """Body bytes sent for all files since the last reset."""
-        with self._lock:
-            return sum(self._served.values())
-
-    def begin(self) -> None:
-        """A request started being answered."""
-        with self._lock:
-            self._in_flight += 1
-
-    def record(self, record: RequestRecord) -> None:
-        """Log one answered request (this ends it)."""
-        with self._lock:
-            self._records.append(record)
-            self._in_flight -= 1
-            if self._in_flight == 0:
-                self._idle.notify_all()
-
-    def wait_idle(self, timeout_s: float) -> bool:
-        """Wait until no request is being answered; False if some still is after ``timeout_s``."""
-        with self._lock:
-            return self._idle.wait_for(lambda: self._in_flight == 0, timeout=timeout_s)
-
-    def records(self) -> list[RequestRecord]:
-        """The request log, oldest first."""
-        with self._lock:
-            return list(self._records)
-
-    def reset(self) -> None:
-        """Zero the counters and the request log."""
-        with self._lock:
-            self._served.clear()
-            self._records.clear()
-
-    def arm_corruption(self, file: GeneratedFile, times: int) -> None:
-        """Flip one byte in each of the next ``times`` bodies served for ``file``."""
-        with self._lock:
-            key = (file.repo_type, file.repo_id, file.path)
-            self._corrupt[key] = self._corrupt.get(key, 0) + times
-
-    def take_corruption(self, file: GeneratedFile) -> int | None:
-        """The file offset to flip in this body, or None when no corruption is pending."""
-        key = (file.repo_type, file.repo_id, file.path)
-        with self._lock:
-            left = self._corrupt.get(key, 0)
-            if left <= 0:
-                return None
-            self._corrupt[key] = left - 1
-        return file.size_bytes // 2
-
-    def arm_failure(self, failure: _PlannedFailure) -> None:
-        """Answer the next matching requests with an HTTP error instead."""
-        with self._lock:
-            self._failures.append(failure)
-
-    def take_failure(self, method: str, path: str) -> _PlannedFailure | None:
-        """The planned failure this request meets (using one of its ``times``), or None."""
-        with self._lock:
-            for failure in self._failures:
-                if failure.path_contains in path and failure.method in ("", method):
-                    failure.times -= 1
-                    if failure.times <= 0:
-                        self._failures.remove(failure)
-                    return failure
-        return None
-
-
-@dataclass(slots=True)
-class _PlannedFailure:
-    status: int
-    times: int
-    path_contains: str
-    method: str
-    retry_after_s: float | None
+__all__ = ["HubServer"]
 
 
 class HubServer:
@@ -356,7 +237,7 @@ class HubServer:
             raise TargetError(f"fail_next status={status!r} must be an HTTP error status in 400..599")
         if times < 1:
             raise TargetError(f"fail_next times={times!r} must be >= 1")
-        self.state.arm_failure(_PlannedFailure(status, times, path_contains, method.upper(), retry_after_s))
+        self.state.arm_failure(PlannedFailure(status, times, path_contains, method.upper(), retry_after_s))
 
     def throttle(self, bytes_per_s: int | None) -> None:
         """Pace every file body at about ``bytes_per_s`` (None: full speed), e.g. so a kill lands mid-file."""

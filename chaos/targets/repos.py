@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from pathlib import Path
 from chaos.errors import TargetError
 from chaos.targets.content import SafetensorsPlan, file_chunks, plan_safetensors
 from chaos.targets.spec import FileSpec, HubSpec, RepoSpec, resolved_kind
+from resilience_core import atomic_write, publish_file
 
 __all__ = ["GeneratedFile", "GeneratedHub", "GeneratedRepo", "generate_repos"]
 
@@ -211,7 +211,7 @@ def _generate_repo(spec: HubSpec, repo: RepoSpec, root: Path) -> GeneratedRepo:
     for (file, target, size, sha256_hex, sha1_hex), lfs in zip(written, lfs_flags, strict=True):
         local = final_dir / file.path
         local.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(target, local)
+        publish_file(target, local, durable=False)  # generated content: regenerated if a crash loses it
         files[file.path] = GeneratedFile(
             repo.repo_id, repo.repo_type, file.path, local, size, sha256_hex, sha1_hex, lfs
         )
@@ -240,9 +240,7 @@ def _write_manifest(spec: HubSpec, root: Path, repos: tuple[GeneratedRepo, ...])
             for r in repos
         ],
     }
-    tmp = root / f"{_MANIFEST}.{uuid.uuid4().hex}.tmp"
-    tmp.write_text(json.dumps(data), encoding="utf-8")
-    os.replace(tmp, root / _MANIFEST)
+    atomic_write(root / _MANIFEST, json.dumps(data))
 
 
 def _load_manifest(spec: HubSpec, root: Path) -> tuple[GeneratedRepo, ...] | None:

@@ -31,6 +31,7 @@ from typing import Any
 
 from chaos.errors import TargetError
 from chaos.targets.spec import read_toml_spec
+from resilience_core import atomic_open
 
 __all__ = ["IndexSpec", "PackageSpec", "build_wheel", "build_wheels", "module_name", "wheel_filename"]
 
@@ -173,14 +174,12 @@ def build_wheel(package: PackageSpec, outdir: str | Path) -> Path:
     """Write the wheel of ``package`` into ``outdir`` and return its path (reproducible bytes)."""
     target = Path(outdir) / wheel_filename(package)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.name + ".tmp")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+    with atomic_open(target, "wb") as handle, zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for path, data in _wheel_entries(package).items():
             info = zipfile.ZipInfo(path, date_time=_ZIP_DATE)
             info.external_attr = 0o644 << 16
             info.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(info, data)
-    tmp.replace(target)
     return target
 
 

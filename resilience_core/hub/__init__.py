@@ -2,7 +2,7 @@
 status``). Install the extra: ``pip install 'resilience-chaos[hub]'``.
 
 huggingface_hub supplies the metadata and the cache layout; the bytes move through our own resumable,
-hash-checked transfer, and every failure goes through :class:`resilience_core.runtime.Runtime`.
+hash-checked transfer, and every failure goes through :class:`resilience_core.recovery.runtime.Runtime`.
 
 >>> from resilience_core.hub import ensure_model, verify_model
 >>> result = ensure_model("acme/wan-mini", "main", sources=[hub, mirror], cache_dir=cache)  # doctest: +SKIP

@@ -41,11 +41,11 @@ from resilience_core.hub.strategies import (
 )
 from resilience_core.hub.transfer import PART_SUFFIX, RemoteFile, download_blob, partial_paths
 from resilience_core.hub.verify import check_file
-from resilience_core.taxonomy import FailureType
+from resilience_core.recovery.taxonomy import FailureType
 
 if TYPE_CHECKING:
-    from resilience_core.runtime import Runtime
-    from resilience_core.strategies.plan import PlanSpec
+    from resilience_core.recovery.runtime import Runtime
+    from resilience_core.recovery.strategies.plan import PlanSpec
 
 __all__ = ["EnsureResult", "ensure_model", "hub_runtime"]
 
@@ -117,7 +117,7 @@ def _check_positive(name: str, value: float) -> float:
 
 def hub_runtime(runtime: Runtime | None = None) -> Runtime:
     """``runtime`` (or a new default one) with the hub strategies (``hub-resume``, ``hub-source``) registered."""
-    from resilience_core.runtime import Runtime
+    from resilience_core.recovery.runtime import Runtime
 
     rt = runtime if runtime is not None else Runtime()
     names = rt.strategies

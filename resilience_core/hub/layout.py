@@ -10,18 +10,17 @@ with ``hf_hub_download(..., local_files_only=True)`` or ``snapshot_download(...,
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import tempfile
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from resilience_core.hub.transfer import RemoteFile
+from resilience_core.state.atomic import atomic_write, publish_file
 
-__all__ = ["Layout", "atomic_write_text", "default_cache_dir"]
+__all__ = ["Layout", "default_cache_dir"]
 
 
 def default_cache_dir() -> Path:
@@ -32,22 +31,6 @@ def default_cache_dir() -> Path:
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "huggingface"
     )
     return Path(os.path.expandvars(os.path.expanduser(home))) / "hub"
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temp file and ``os.replace``: readers see old or new, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def _repo_folder(repo_id: str) -> str:
@@ -123,7 +106,7 @@ class Layout:
     def write_ref(self, revision: str, commit: str) -> None:
         """Remember that ``revision`` resolved to ``commit`` (skipped when the revision is the commit)."""
         if revision != commit:
-            atomic_write_text(self.ref(revision), commit)
+            atomic_write(self.ref(revision), commit)
 
     def read_tree(self, commit: str) -> dict[str, RemoteFile] | None:
         """The recorded file list of ``commit``, or None when absent or unreadable."""
@@ -151,7 +134,7 @@ class Layout:
                 entry["lfs_sha256"] = remote.sha256
                 entry["lfs_size"] = remote.size_bytes
             entries[remote.path] = entry
-        atomic_write_text(self.tree(commit), json.dumps({"format_version": 1, "files": entries}, indent=1))
+        atomic_write(self.tree(commit), json.dumps({"format_version": 1, "files": entries}, indent=1))
 
     def publish(self, commit: str, remote: RemoteFile) -> Path:
         """Make a verified blob visible at its repository path (relative symlink, or a move for a local_dir)."""
@@ -159,16 +142,14 @@ class Layout:
         target.parent.mkdir(parents=True, exist_ok=True)
         blob = self.blob(remote)
         if self.local_dir is not None:
-            os.replace(blob, target)
+            publish_file(blob, target)
             meta = self.storage / "download" / f"{remote.path}.metadata"
-            atomic_write_text(meta, f"{commit}\n{remote.etag}\n{time.time()}\n")
+            atomic_write(meta, f"{commit}\n{remote.etag}\n{time.time()}\n")
             return target
         link = os.path.relpath(blob, target.parent)
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.link")
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+        tmp = target.with_name(f".{target.name}.{os.urandom(6).hex()}.link")
         os.symlink(link, tmp)
-        os.replace(tmp, target)
+        publish_file(tmp, target)
         return target
 
     def present(self, commit: str, remote: RemoteFile) -> Path | None:

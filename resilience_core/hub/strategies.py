@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from resilience_core.hub.errors import ChecksumMismatch
-from resilience_core.strategies.base import Attempt
-from resilience_core.strategies.disk import FreeDiskSpaceStrategy
-from resilience_core.strategies.source import SourceFallbackStrategy
-from resilience_core.taxonomy import ErrorContext, FailureType, RecoveryResult
+from resilience_core.recovery.strategies.base import Attempt
+from resilience_core.recovery.strategies.disk import FreeDiskSpaceStrategy
+from resilience_core.recovery.strategies.source import SourceFallbackStrategy
+from resilience_core.recovery.taxonomy import ErrorContext, FailureType, RecoveryResult
 
 __all__ = [
     "RESUMABLE_FAILURE_TYPES",

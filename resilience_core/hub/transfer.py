@@ -26,6 +26,7 @@ from typing import Any, Protocol
 
 from resilience_core.errors import ConfigError
 from resilience_core.hub.errors import ChecksumMismatch, HubHTTPError, HubProtocolError, ModelNotFoundError
+from resilience_core.state.atomic import atomic_write, publish_file
 
 __all__ = [
     "PART_SUFFIX",
@@ -133,12 +134,7 @@ def _read_meta(meta_path: Path) -> dict[str, Any] | None:
 
 
 def _write_meta(meta_path: Path, remote: RemoteFile, url: str) -> None:
-    tmp = meta_path.with_name(meta_path.name + ".tmp")
-    tmp.write_text(
-        json.dumps({"format": 1, "etag": remote.etag, "size_bytes": remote.size_bytes, "url": url}),
-        encoding="utf-8",
-    )
-    os.replace(tmp, meta_path)
+    atomic_write(meta_path, json.dumps({"format": 1, "etag": remote.etag, "size_bytes": remote.size_bytes, "url": url}))
 
 
 def _resume_offset(blob_path: Path, remote: RemoteFile) -> int:
@@ -314,9 +310,7 @@ def download_blob(
             expected=remote.expected_digest,
             actual=digest,
         )
-    with part_path.open("rb+") as handle:
-        os.fsync(handle.fileno())
-    os.replace(part_path, blob_path)
+    publish_file(part_path, blob_path)
     with contextlib.suppress(FileNotFoundError):
         meta_path.unlink()
     return DownloadStats(

@@ -16,7 +16,7 @@ from resilience_core.hub.errors import ChecksumMismatch
 from resilience_core.hub.layout import Layout, default_cache_dir
 from resilience_core.hub.metadata import is_commit, validate_repo_id, validate_revision
 from resilience_core.hub.transfer import RemoteFile, file_digest
-from resilience_core.integrity import Mismatch, VerifyReport
+from resilience_core.state.integrity import Mismatch, VerifyReport
 
 __all__ = ["ChecksumMismatch", "ModelVerification", "check_file", "verify_model"]
 

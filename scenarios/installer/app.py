@@ -1,4 +1,4 @@
-"""The installer's four commands, embedding :class:`resilience_core.runtime.Runtime` (the worked example).
+"""The installer's four commands, embedding :class:`resilience_core.recovery.runtime.Runtime` (the worked example).
 
 ``install``: preflight -> snapshot -> pip requirements (``dependency_install``) -> ensure each model
 (``model_download`` / ``model_validation``) -> first load (``model_loading``; VRAM OOM degrades batch_size)
@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from resilience_core.errors import RecoveryFailed
-from resilience_core.logs import JsonLogHandler, RecoveryLogHook, StructuredLogger, get_logger
-from resilience_core.runtime import Runtime
-from resilience_core.snapshot import StateStore
-from resilience_core.strategies.rollback import RollbackStrategy
-from resilience_core.taxonomy import FailureEvent, RecoveredEvent, RecoveryEvent
+from resilience_core.recovery.runtime import Runtime
+from resilience_core.recovery.strategies.rollback import RollbackStrategy
+from resilience_core.recovery.taxonomy import FailureEvent, RecoveredEvent, RecoveryEvent
+from resilience_core.state.logs import JsonLogHandler, RecoveryLogHook, StructuredLogger, get_logger
+from resilience_core.state.snapshot import StateStore
 from scenarios.installer.config import AppConfig
 from scenarios.installer.deps import pip_install
 from scenarios.installer.firstload import first_load

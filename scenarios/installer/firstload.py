@@ -1,7 +1,7 @@
 """The "first load" step: will the weights plus one batch fit in VRAM?
 
 The estimate reads only the safetensors headers (pure Python, through
-:func:`resilience_core.integrity.validate_safetensors`): the bytes of every tensor, plus
+:func:`resilience_core.state.integrity.validate_safetensors`): the bytes of every tensor, plus
 ``activation_bytes_per_sample * batch_size``. When it does not fit, it raises what PyTorch raises: an error
 whose class is ``torch.OutOfMemoryError`` by name (``__module__ = "torch"``; torch is not imported) with the
 real message format, so the runtime's categorizer and degrade strategy react exactly as they would to a real
@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from resilience_core.integrity import validate_safetensors
+from resilience_core.state.integrity import validate_safetensors
 
 __all__ = ["LoadPlan", "OutOfMemoryError", "estimate_weights_bytes", "first_load"]
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from resilience_core import atomic_write
 from resilience_core.errors import ConfigError
 
 __all__ = ["SCHEMA", "read_manifest", "write_manifest"]
@@ -17,20 +17,8 @@ SCHEMA = "resilience-chaos/install-manifest@1"
 
 
 def write_manifest(path: Path, body: Mapping[str, Any]) -> None:
-    """Write ``body`` (plus the schema tag) through a temp file, fsync and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = json.dumps({"schema": SCHEMA, **body}, indent=1, sort_keys=True).encode()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Write ``body`` (plus the schema tag) atomically and durably."""
+    atomic_write(path, json.dumps({"schema": SCHEMA, **body}, indent=1, sort_keys=True).encode())
 
 
 def read_manifest(path: Path) -> dict[str, Any] | None:

@@ -11,7 +11,7 @@ pytestmark = pytest.mark.acceptance
 
 def test_progress_counts_every_trial(pytester: pytest.Pytester) -> None:
     """The bar's total is the number of collected items and it completes with the failures counted."""
-    from chaos.run_cli import RunProgress
+    from chaos.cli.run import RunProgress
 
     pytester.makepyfile(
         test_scenario="""

@@ -11,7 +11,7 @@ import pytest
 from chaos import ChaosError, Fault, FaultContext, FaultRegistry, Param, UnsupportedFault
 from chaos.inject import Chaos, inject
 from chaos.trials import Trial
-from resilience_core.taxonomy import (
+from resilience_core.recovery.taxonomy import (
     AttemptEvent,
     ErrorContext,
     FailureEvent,

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from chaos import Fault, FaultContext, FaultParamError, Param
 from chaos.inject import Chaos
-from chaos.strategies import FaultSchedule, ScheduledFault, fault_schedules, param_strategy
+from chaos.schedules import FaultSchedule, ScheduledFault, fault_schedules, param_strategy
 from chaos.trials import Trial
 
 

@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
-import json
-import os
 import pathlib
-import subprocess
-import sys
 
 import pytest
 
@@ -16,7 +12,7 @@ from chaos.cli import build_parser, main
 
 def test_run_builds_the_pytest_command_line() -> None:
     """resilience run maps its options onto pytest and chaos options."""
-    from chaos.run_cli import build_pytest_args
+    from chaos.cli.run import build_pytest_args
 
     args = build_parser().parse_args(
         [
@@ -104,7 +100,7 @@ def test_parse_errors_are_one_line_with_a_pointer_to_help(capsys: pytest.Capture
 
 def test_run_passes_shard_and_chaos_spellings_to_pytest() -> None:
     """--shard (or --chaos-shard) and the --chaos-* spellings of the other options reach pytest."""
-    from chaos.run_cli import build_pytest_args
+    from chaos.cli.run import build_pytest_args
 
     args = build_parser().parse_args(["run", "--chaos-trials", "2", "--chaos-seed", "0", "--shard", "2/3"])
     assert build_pytest_args(args)[3:] == [
@@ -114,31 +110,3 @@ def test_run_passes_shard_and_chaos_spellings_to_pytest() -> None:
         "--chaos-report=reports",
         "--chaos-shard=2/3",
     ]
-
-
-def test_faults_list_shows_params_and_plugins(capsys: pytest.CaptureFixture[str]) -> None:
-    """faults list prints each fault with its parameters; --json gives the same as data."""
-    pytest.importorskip("chaos_dns_fault", reason="plugins/chaos-dns-fault is not installed in this venv")
-    assert main(["faults", "list"]) == 0
-    text = capsys.readouterr().out
-    assert "dns.fail  [available]  (chaos_dns_fault)" in text
-    assert "    - error: str = 'noname' (one of noname|again)" in text
-    assert main(["faults", "list", "--json"]) == 0
-    rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
-    assert rows["dns.fail"]["unavailable"] is None
-    assert rows["dns.fail"]["backends"] == {}
-
-
-@pytest.mark.slow
-def test_run_executes_scenarios_and_writes_reports(tmp_path: pathlib.Path) -> None:
-    """resilience run runs a scenario file through pytest, writes the reports and returns pytest's status."""
-    (tmp_path / "test_scenario.py").write_text(
-        "import pytest\n\n@pytest.mark.chaos(trials=3, min_recovery_rate=1.0)\ndef test_ok(chaos):\n    pass\n"
-    )
-    env = {**os.environ, "CHAOS_NO_PLUGINS": "1"}
-    command = [sys.executable, "-m", "chaos.cli", "run", "test_scenario.py", "--seed", "4", "--report", "rep"]
-    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, env=env, check=False)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "chaos: --chaos-seed=4" in result.stdout
-    journal = json.loads((tmp_path / "rep" / "journal.json").read_text())
-    assert journal["scenarios"][0]["outcomes"]["recovered"] == 3

@@ -98,13 +98,3 @@ def test_toxic_bodies_carry_units_mapped_to_toxiproxy_attributes() -> None:
     reset = NetworkFault.for_name("network.reset_peer")(after_bytes=65536).toxic_body("r")
     assert reset["attributes"] == {"timeout": 0, "after_bytes": 65536}
     assert NetworkDown().values == {"proxy": ""}
-
-
-def test_backends_say_what_works_on_this_machine() -> None:
-    """disk.full and vram.exhaust list every backend with None (works) or the reason it cannot run here."""
-    disk_backends = disk.DiskFull.backends()
-    assert set(disk_backends) == {"overlay-namespace", "tmpfs-namespace", "pyfakefs", "filler"}
-    assert disk_backends["filler"] is None
-    vram_backends = vram.VramExhaust.backends()
-    assert vram_backends["fake"] is None
-    assert vram_backends["cuda-hog"] == vram.cuda_hog_availability()

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 
-from chaos.proxy.addresses import AddressError, normalise, split_host_port
+from chaos.proxy.addresses import AddressError, split_host_port
 
 
 @pytest.mark.parametrize(
@@ -26,11 +24,3 @@ def test_split_errors(address: str, message: str) -> None:
     """Malformed addresses give Go's messages."""
     with pytest.raises(AddressError, match=message):
         split_host_port(address)
-
-
-def test_normalise_localhost_and_wildcards() -> None:
-    """localhost becomes 127.0.0.1; "" and :N become [::]:N on a dual-stack host."""
-    assert normalise("localhost:5") == "127.0.0.1:5"
-    if socket.has_dualstack_ipv6():
-        assert normalise(":5") == "[::]:5"
-        assert normalise("0.0.0.0:5") == "[::]:5"

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from chaos.cli import main
+from chaos.cli.proxy import load_config
 from chaos.errors import ProxyError
-from chaos.proxy.cli import load_config
 
 
 def _error_line(capsys: pytest.CaptureFixture[str]) -> str:

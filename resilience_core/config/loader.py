@@ -1,0 +1,311 @@
+"""Reading and validating the reliability config: presets, file values and env overrides, checked.
+
+Every problem becomes one :class:`ConfigError` naming the dotted field, the value, its source and the allowed
+range; unknown keys suggest the closest known one (difflib).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import math
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, get_type_hints
+
+from resilience_core.config.sections import (
+    ENV_PREFIX,
+    LEVEL_PRESETS,
+    RELIABILITY_LEVELS,
+    SECTIONS,
+    AlertThresholds,
+    TimeoutsConfig,
+)
+from resilience_core.errors import ConfigError
+
+__all__ = ["build_sections", "read_config_file"]
+
+_SECTIONS = SECTIONS
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _closest(name: str, known: list[str]) -> str:
+    match = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
+    return f" (did you mean {match[0]!r}?)" if match else ""
+
+
+def _fail(path: str, value: Any, source: str, allowed: str, problem: str = "") -> ConfigError:
+    what = problem or f"must be {allowed}"
+    return ConfigError(
+        f"{path}={value!r} from {source} {what}; fix: set {path} to {allowed}",
+        field=path,
+        value=value,
+        source=source,
+        allowed=allowed,
+    )
+
+
+def _allowed(tp: Any, meta: Mapping[str, Any]) -> str:
+    lo, hi, choices = meta.get("lo"), meta.get("hi"), meta.get("choices") or ()
+    if choices:
+        return "one of " + ", ".join(choices)
+    names = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+    base = names.get(tp, "a list of strings" if tp == tuple[str, ...] else "a table of numbers")
+    if lo is not None and hi is not None:
+        return f"{base} in {lo:g}..{hi:g}"
+    return base
+
+
+def _convert(path: str, value: Any, tp: Any, meta: Mapping[str, Any], *, source: str, from_env: bool) -> Any:
+    allowed = _allowed(tp, meta)
+    if tp is bool:
+        if from_env and isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+            return value.strip().lower() in _TRUE
+        if isinstance(value, bool):
+            return value
+        raise _fail(path, value, source, allowed)
+    if tp is int or tp is float:
+        number: Any = value
+        if from_env and isinstance(value, str):
+            try:
+                number = int(value) if tp is int else float(value)
+            except ValueError:
+                raise _fail(path, value, source, allowed) from None
+        if isinstance(number, bool) or not isinstance(number, (int, float)):
+            raise _fail(path, value, source, allowed)
+        if tp is int and not isinstance(number, int):
+            raise _fail(path, value, source, allowed)
+        if not math.isfinite(number):
+            raise _fail(path, value, source, allowed)
+        lo, hi = meta.get("lo"), meta.get("hi")
+        if (lo is not None and number < lo) or (hi is not None and number > hi):
+            raise _fail(path, value, source, allowed)
+        return int(number) if tp is int else float(number)
+    if tp is str:
+        if not isinstance(value, str):
+            raise _fail(path, value, source, allowed)
+        choices = meta.get("choices") or ()
+        if choices and value not in choices:
+            raise _fail(path, value, source, allowed, f"must be {allowed}{_closest(value, list(choices))}")
+        return value
+    if tp == tuple[str, ...]:
+        if from_env and isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+            return tuple(value)
+        raise _fail(path, value, source, allowed)
+    # dict[str, float]: context multipliers
+    if not isinstance(value, Mapping):
+        raise _fail(path, value, source, allowed)
+    return {str(k): _convert(f"{path}.{k}", v, float, meta, source=source, from_env=from_env) for k, v in value.items()}
+
+
+def _apply_section(
+    values: dict[str, dict[str, Any]], section: str, data: Any, source: str, *, from_env: bool = False
+) -> None:
+    cls = _SECTIONS[section]
+    if not isinstance(data, Mapping):
+        raise _fail(section, data, source, "a table of settings", "must be a table of settings")
+    hints = get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for key, value in data.items():
+        path = f"{section}.{key}"
+        if key not in fields:
+            raise ConfigError(
+                f"unknown key {path!r} from {source}{_closest(str(key), list(fields))}; "
+                f"known keys: {', '.join(fields)}",
+                field=path,
+                value=value,
+                source=source,
+                allowed=", ".join(fields),
+            )
+        _apply_value(
+            values[section], path, key, value, hints[key], meta=fields[key].metadata, source=source, from_env=from_env
+        )
+
+
+def _apply_value(
+    target: dict[str, Any],
+    path: str,
+    key: str,
+    value: Any,
+    tp: Any,
+    *,
+    meta: Mapping[str, Any],
+    source: str,
+    from_env: bool,
+) -> None:
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, Mapping):
+            raise _fail(path, value, source, "a table of settings", "must be a table of settings")
+        hints = get_type_hints(tp)
+        fields = {f.name: f for f in dataclasses.fields(tp)}
+        sub = target.setdefault(key, {})
+        for sub_key, sub_value in value.items():
+            sub_path = f"{path}.{sub_key}"
+            if sub_key not in fields:
+                raise ConfigError(
+                    f"unknown key {sub_path!r} from {source}{_closest(str(sub_key), list(fields))}",
+                    field=sub_path,
+                    value=sub_value,
+                    source=source,
+                    allowed=", ".join(fields),
+                )
+            sub[sub_key] = _convert(
+                sub_path, sub_value, hints[sub_key], fields[sub_key].metadata, source=source, from_env=from_env
+            )
+        return
+    converted = _convert(path, value, tp, meta, source=source, from_env=from_env)
+    if isinstance(converted, dict):
+        target[key] = {**target.get(key, {}), **converted}
+    else:
+        target[key] = converted
+
+
+def _env_overrides(values: dict[str, dict[str, Any]], env: Mapping[str, str]) -> None:
+    for name in sorted(env):
+        if not name.startswith(ENV_PREFIX):
+            continue
+        rest = name[len(ENV_PREFIX) :].lower()
+        section = next((s for s in _SECTIONS if rest.startswith(s + "_")), None)
+        if section is None:
+            continue  # RESILIENCE_* variables of other parts (logs, harness) are not config overrides
+        source = f"env:{name}"
+        key = rest[len(section) + 1 :]
+        cls = _SECTIONS[section]
+        hints = get_type_hints(cls)
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        raw = env[name]
+        if key in fields and not dataclasses.is_dataclass(hints[key]) and hints[key] != dict[str, float]:
+            _apply_value(
+                values[section],
+                f"{section}.{key}",
+                key,
+                raw,
+                hints[key],
+                meta=fields[key].metadata,
+                source=source,
+                from_env=True,
+            )
+            continue
+        nested = next((f for f in fields if key.startswith(f + "_") and f in hints), None)
+        if nested is not None and (dataclasses.is_dataclass(hints[nested]) or hints[nested] == dict[str, float]):
+            sub_key = key[len(nested) + 1 :]
+            path = f"{section}.{nested}"
+            _apply_value(
+                values[section],
+                path,
+                nested,
+                {sub_key: raw},
+                hints[nested],
+                meta=fields[nested].metadata,
+                source=source,
+                from_env=True,
+            )
+            continue
+        raise ConfigError(
+            f"unknown key {section}.{key!s} from {source}{_closest(key, list(fields))}; "
+            f"known keys: {', '.join(fields)}",
+            field=f"{section}.{key}",
+            value=raw,
+            source=source,
+            allowed=", ".join(fields),
+        )
+
+
+def build_sections(data: Any, *, source: str, env: Mapping[str, str], level: str | None) -> dict[str, Any]:
+    """Validate ``data`` over the level preset, then apply ``env``; each section built, or one ConfigError."""
+    if not isinstance(data, Mapping):
+        raise _fail("<root>", data, source, "a table of sections", "must be a table of sections")
+    for section in data:
+        if section not in _SECTIONS:
+            raise ConfigError(
+                f"unknown section {section!r} from {source}{_closest(str(section), list(_SECTIONS))}; "
+                f"known sections: {', '.join(_SECTIONS)}",
+                field=str(section),
+                value=data[section],
+                source=source,
+                allowed=", ".join(_SECTIONS),
+            )
+    # The level decides the preset under the file's own values, so find it first (argument > env > file).
+    meta = {"choices": RELIABILITY_LEVELS}
+    features = data.get("features")
+    chosen, level_source = "standard", "defaults"
+    if isinstance(features, Mapping) and "reliability_level" in features:
+        chosen, level_source = features["reliability_level"], source
+    env_name = f"{ENV_PREFIX}FEATURES_RELIABILITY_LEVEL"
+    if env_name in env:
+        chosen, level_source = env[env_name], f"env:{env_name}"
+    if level is not None:
+        chosen, level_source = level, "argument"
+    chosen = _convert("features.reliability_level", chosen, str, meta, source=level_source, from_env=False)
+    values: dict[str, dict[str, Any]] = {name: {} for name in _SECTIONS}
+    for section, overrides in LEVEL_PRESETS[chosen].items():
+        _apply_section(values, section, overrides, f"level:{chosen}")
+    for section, section_data in data.items():
+        _apply_section(values, section, section_data, source)
+    _env_overrides(values, env)
+    values["features"]["reliability_level"] = chosen
+    built: dict[str, Any] = {}
+    for name, cls in _SECTIONS.items():
+        section_values = dict(values[name])
+        if name == "monitoring" and "alert_thresholds" in section_values:
+            section_values["alert_thresholds"] = AlertThresholds(**section_values["alert_thresholds"])
+        if name == "timeouts" and "context_multipliers" in section_values:
+            defaults = TimeoutsConfig().context_multipliers
+            section_values["context_multipliers"] = {**defaults, **section_values["context_multipliers"]}
+        built[name] = cls(**section_values)
+    retry = built["retry"]
+    if retry.base_delay_seconds > retry.max_delay_seconds:
+        raise _fail(
+            "retry.base_delay_seconds",
+            retry.base_delay_seconds,
+            source,
+            f"at most retry.max_delay_seconds ({retry.max_delay_seconds:g})",
+        )
+    recovery = built["recovery"]
+    for url in recovery.alternative_sources:
+        if not url.startswith(("http://", "https://")):
+            raise _fail("recovery.alternative_sources", url, source, "http:// or https:// URLs")
+    return built
+
+
+def read_config_file(path: str | os.PathLike[str]) -> tuple[Any, str]:
+    """The parsed contents of a ``.json`` or ``.toml`` config file and its source name; one ConfigError otherwise."""
+    file = Path(path)
+    try:
+        raw = file.read_bytes()
+    except OSError as exc:
+        raise ConfigError(
+            f"config file {str(file)!r} cannot be read: {exc.strerror or exc}; fix: pass an existing .json or .toml",
+            field="<file>",
+            value=str(file),
+            source=str(file),
+            allowed="a readable .json or .toml file",
+        ) from exc
+    try:
+        if file.suffix.lower() == ".toml":
+            data: Any = tomllib.loads(raw.decode("utf-8"))
+        else:
+            data = json.loads(raw.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            f"config file {str(file)!r} is not valid {'TOML' if file.suffix.lower() == '.toml' else 'JSON'}: {exc}",
+            field="<file>",
+            value=str(file),
+            source=str(file),
+            allowed="valid JSON (.json) or TOML (.toml)",
+        ) from exc
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"config file {str(file)!r} must hold an object with sections, got {type(data).__name__}",
+            field="<root>",
+            value=data,
+            source=str(file),
+            allowed="an object with sections retry, timeouts, recovery, monitoring, features, deployment",
+        )
+    return data, str(file)

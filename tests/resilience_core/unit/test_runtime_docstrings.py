@@ -1,0 +1,34 @@
+"""The examples in the runtime's docstrings run (doctest) so they cannot rot."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+
+import pytest
+
+MODULES = [
+    "resilience_core.recovery.categorize",
+    "resilience_core.config",
+    "resilience_core.recovery.runtime",
+    "resilience_core.recovery.call",
+    "resilience_core.recovery.stats",
+    "resilience_core.recovery.strategies.base",
+    "resilience_core.recovery.strategies.breaker",
+    "resilience_core.recovery.strategies.degrade",
+    "resilience_core.recovery.strategies.disk",
+    "resilience_core.recovery.strategies.guidance",
+    "resilience_core.recovery.strategies.repair",
+    "resilience_core.recovery.strategies.retry",
+    "resilience_core.recovery.strategies.rollback",
+    "resilience_core.recovery.strategies.source",
+]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples_pass(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every >>> example in the module gives the output it shows."""
+    for key in [k for k in __import__("os").environ if k.startswith("RESILIENCE_")]:
+        monkeypatch.delenv(key)
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0

@@ -1,0 +1,306 @@
+"""StateStore round trips, sharing rules, pruning and recovery."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+
+import pytest
+
+from resilience_core import (
+    Categorizer,
+    FailureType,
+    RecoveryFailed,
+    Rule,
+    Runtime,
+    Severity,
+    set_testing,
+)
+from resilience_core import snapshot as snapshot_module
+from resilience_core.errors import IntegrityError, SnapshotError
+from resilience_core.recovery.strategies.rollback import RestoresSnapshots, RollbackStrategy
+from resilience_core.state.snapshot import StateStore
+
+
+def write(path: Path, text: str) -> None:
+    """Create parents and write ``text``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def replace(path: Path, text: str) -> None:
+    """Replace a file the safe way: a temp file renamed over it."""
+    temp = path.with_name(path.name + ".tmp")
+    temp.write_text(text)
+    os.replace(temp, path)
+
+
+def listing(root: Path) -> dict[str, str]:
+    """Relative path -> content (or '->target' for symlinks, '/' for directories)."""
+    out = {}
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root).as_posix()
+        if path.is_symlink():
+            out[rel] = "->" + os.readlink(path)
+        elif path.is_dir():
+            out[rel] = "/"
+        else:
+            out[rel] = path.read_text()
+    return out
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Path:
+    """A small install tree with nested dirs, an empty dir and a relative symlink."""
+    root = tmp_path / "app"
+    write(root / "config.json", '{"v": 1}')
+    write(root / "models" / "a" / "weights.bin", "weights-1")
+    (root / "empty").mkdir()
+    os.symlink("models/a/weights.bin", root / "current")
+    return root
+
+
+def test_round_trip_restores_files_dirs_symlinks_and_state(tmp_path: Path, app: Path) -> None:
+    """Deleted, replaced and added files all return to the snapshot, and the state comes back."""
+    store = StateStore(tmp_path / "store")
+    before = listing(app)
+    snap = store.snapshot([app], state={"step": "pre", "n": [1, 2]}, label="pre-upgrade")
+    assert (snap.file_count, snap.size_bytes, snap.label) == (2, len('{"v": 1}') + len("weights-1"), "pre-upgrade")
+    replace(app / "config.json", '{"v": 2}')
+    os.unlink(app / "models" / "a" / "weights.bin")
+    write(app / "new.txt", "new")
+    os.rmdir(app / "empty")
+    restored = store.restore(snap.id)
+    assert listing(app) == before
+    assert restored.state == {"step": "pre", "n": [1, 2]}
+    store.wait()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["app", "store"], "the replaced tree was removed"
+    assert list((tmp_path / "store" / "pending").iterdir()) == []
+
+
+def test_file_roots_and_absent_roots_restore(tmp_path: Path) -> None:
+    """A single file comes back; a path absent at snapshot time is removed again by restore."""
+    store = StateStore(tmp_path / "store")
+    single = tmp_path / "settings.json"
+    single.write_text("{}")
+    later = tmp_path / "created-later"
+    snap = store.snapshot([single, later])
+    replace(single, '{"changed": true}')
+    write(later / "junk", "x")
+    store.restore(snap.id)
+    assert single.read_text() == "{}"
+    assert not later.exists()
+
+
+def test_snapshot_shares_content_by_hardlink_or_reflink(tmp_path: Path, app: Path) -> None:
+    """Snapshot data shares inodes with the live tree (or is a reflink): no bytes copied on the same fs."""
+    store = StateStore(tmp_path / "store")
+    snap = store.snapshot([app])
+    manifest = json.loads((tmp_path / "store" / "snapshots" / snap.id / "manifest.json").read_text())
+    shares = {e["share"] for e in manifest["body"]["roots"][0]["entries"] if e["type"] == "file"}
+    assert shares <= {"hardlink", "reflink"}
+    if shares == {"hardlink"}:
+        assert (app / "config.json").stat().st_nlink == 2
+
+
+def test_in_place_modification_is_refused_with_the_rule(tmp_path: Path, app: Path) -> None:
+    """Writing into a shared file (not replacing it) makes restore refuse and name the entry."""
+    store = StateStore(tmp_path / "store")
+    snap = store.snapshot([app])
+    if (app / "config.json").stat().st_nlink == 1:
+        pytest.skip("reflinks: in-place writes cannot reach the snapshot on this filesystem")
+    with open(app / "config.json", "a") as stream:
+        stream.write(" ")
+    replace(app / "models" / "a" / "weights.bin", "other")
+    with pytest.raises(IntegrityError, match=r"modified in place.*replace files") as info:
+        store.restore(snap.id)
+    assert info.value.entry == "config.json"
+    assert (app / "models" / "a" / "weights.bin").read_text() == "other", "nothing was touched"
+
+
+def test_mode_change_falls_back_to_a_private_copy(tmp_path: Path, app: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A chmod on a shared inode restores a private copy with the saved mode, and says so."""
+    store = StateStore(tmp_path / "store")
+    os.chmod(app / "config.json", 0o640)
+    snap = store.snapshot([app])
+    os.chmod(app / "config.json", 0o600)
+    with caplog.at_level(logging.WARNING, logger="resilience_core.state.snapshot"):
+        store.restore(snap.id)
+    assert (app / "config.json").stat().st_mode & 0o777 == 0o640
+    assert "mode changed after the snapshot" in caplog.text
+
+
+def test_copy_restore_shares_nothing_with_the_store(tmp_path: Path, app: Path) -> None:
+    """restore(copy=True) gives the tree private files: in-place writes then cannot reach the snapshot."""
+    store = StateStore(tmp_path / "store")
+    snap = store.snapshot([app])
+    store.restore(snap.id, copy=True)
+    assert (app / "config.json").stat().st_nlink == 1
+    with open(app / "config.json", "a") as stream:
+        stream.write("in place")
+    store.restore(snap.id)
+    assert (app / "config.json").read_text() == '{"v": 1}'
+
+
+def test_hashes_are_verified_when_recorded(tmp_path: Path, app: Path) -> None:
+    """With hash_files=True a same-size, same-mtime content change is caught by sha256, naming the entry."""
+    store = StateStore(tmp_path / "store")
+    snap = store.snapshot([app], hash_files=True)
+    data = tmp_path / "store" / "snapshots" / snap.id / "data" / "0" / "config.json"
+    info = data.stat()
+    with open(data, "r+b") as stream:
+        stream.write(b"X")
+    os.utime(data, ns=(info.st_atime_ns, info.st_mtime_ns))
+    with pytest.raises(IntegrityError, match="bad checksum") as error:
+        store.restore(snap.id)
+    assert error.value.entry == "config.json"
+    store.restore(snap.id, verify_hashes=False)  # the caller may accept it knowingly
+
+
+def test_list_get_and_prune_by_count_and_age(tmp_path: Path, app: Path) -> None:
+    """list() is oldest first; prune keeps the newest N and drops those older than max_age_s."""
+    now = [1000.0]
+    store = StateStore(tmp_path / "store", now=lambda: now[0])
+    ids = []
+    for step in range(4):
+        now[0] += 100
+        ids.append(store.snapshot([app], state={"step": step}).id)
+    assert [s.id for s in store.list()] == ids
+    assert store.get(ids[1]).state == {"step": 1}
+    assert store.prune(keep=3) == [ids[0]]
+    now[0] += 50
+    assert sorted(store.prune(max_age_s=100)) == sorted(ids[1:3])
+    assert [s.id for s in store.list()] == [ids[3]]
+    assert store.prune() == []
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda s, app: s.restore("../../etc"), "not a snapshot id"),
+        (lambda s, app: s.restore("20260101T000000000000Z-deadbeef"), "does not exist"),
+        (lambda s, app: s.snapshot([]), "paths is empty"),
+        (lambda s, app: s.snapshot([app, app / "models"]), "overlap"),
+        (lambda s, app: s.snapshot([app], state={"obj": object()}), "not JSON"),
+        (lambda s, app: s.snapshot([app], state={"nan": float("nan")}), "not JSON"),
+        (lambda s, app: s.prune(keep=-1), "keep=-1"),
+        (lambda s, app: s.snapshot([app], label="x" * 300), "label="),
+    ],
+)
+def test_bad_arguments_raise_one_clear_error(tmp_path: Path, app: Path, call: object, message: str) -> None:
+    """Bad ids, paths, state, labels and limits raise SnapshotError naming the value; nothing is written."""
+    store = StateStore(tmp_path / "store")
+    with pytest.raises(SnapshotError, match=message):
+        call(store, app)  # type: ignore[operator]
+    assert store.list() == []
+    assert list((tmp_path / "store" / "tmp").iterdir()) == []
+
+
+def test_store_inside_a_snapshotted_tree_is_refused(tmp_path: Path, app: Path) -> None:
+    """The store may not live inside a tree it snapshots (it would snapshot itself)."""
+    store = StateStore(app / ".state")
+    with pytest.raises(SnapshotError, match="overlaps the store"):
+        store.snapshot([app])
+
+
+def test_escaping_symlink_is_refused_at_snapshot(tmp_path: Path, app: Path) -> None:
+    """A symlink leaving the tree cannot be snapshotted (restore would otherwise recreate it)."""
+    os.symlink("/etc/passwd", app / "evil")
+    with pytest.raises(SnapshotError, match="escapes the root"):
+        StateStore(tmp_path / "store").snapshot([app])
+
+
+def test_restore_without_rename_exchange_rolls_forward_after_a_crash(
+    tmp_path: Path, app: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where renameat2 is missing, two journaled renames are used; recover() rolls a half swap forward."""
+    store = StateStore(tmp_path / "store")
+    snap = store.snapshot([app])
+    before = listing(app)
+    replace(app / "config.json", "changed")
+    monkeypatch.setattr(snapshot_module, "exchange", lambda first, second: False)
+    real_rename = os.rename
+    calls = []
+
+    def crash_after_first_swap_rename(src: str, dst: str) -> None:
+        calls.append((src, dst))
+        real_rename(src, dst)
+        if ".old-" in str(dst):
+            raise KeyboardInterrupt("simulated kill between the two renames")
+
+    monkeypatch.setattr(snapshot_module.os, "rename", crash_after_first_swap_rename)
+    monkeypatch.setattr(snapshot_module, "remove_tree", lambda path: None)  # a killed process cleans nothing
+    monkeypatch.setattr(snapshot_module.os, "unlink", lambda path: None)
+    with pytest.raises(KeyboardInterrupt):
+        store.restore(snap.id)
+    monkeypatch.undo()
+    assert not app.exists(), "the kill landed between the two renames"
+    monkeypatch.setattr(snapshot_module, "pid_alive", lambda pid: False)
+    actions = store.recover()
+    assert any("rolled" in a for a in actions)
+    assert listing(app) == before
+    assert [p.name for p in app.parent.iterdir() if ".restore-" in p.name or ".old-" in p.name] == []
+
+
+def test_recover_removes_partial_snapshots_of_dead_processes(tmp_path: Path) -> None:
+    """A half-built snapshot left by a dead pid is deleted; a live process's one is kept."""
+    store = StateStore(tmp_path / "store")
+    dead = tmp_path / "store" / "tmp" / "20260101T000000000000Z-00000000.999999999.partial"
+    live = tmp_path / "store" / "tmp" / f"20260101T000000000000Z-00000001.{os.getpid()}.partial"
+    dead.mkdir()
+    live.mkdir()
+    store.recover()
+    assert not dead.exists()
+    assert live.exists()
+
+
+class UpgradeBrokeError(Exception):
+    """An upgrade step that failed half-way."""
+
+
+def test_runtime_rollback_strategy_restores_through_the_state_store(tmp_path: Path, app: Path) -> None:
+    """A failed, half-applied upgrade run by the Runtime is rolled back to the snapshot via StateStore."""
+    store = StateStore(tmp_path / "store")
+    snap = store.snapshot([app], label="known-good")
+    assert isinstance(store, RestoresSnapshots)
+    categorizer = Categorizer()
+    name = f"{UpgradeBrokeError.__module__}.{UpgradeBrokeError.__qualname__}"
+    categorizer.add_rule(Rule(FailureType.DEPENDENCY_INSTALL_FAILURE, Severity.HIGH, types=(name,), priority=99))
+
+    def upgrade() -> None:
+        replace(app / "config.json", '{"v": 2}')
+        os.unlink(app / "models" / "a" / "weights.bin")
+        raise UpgradeBrokeError("half-installed")
+
+    with set_testing(True):
+        runtime = Runtime(categorizer=categorizer, plan={FailureType.DEPENDENCY_INSTALL_FAILURE: ("rollback",)})
+        runtime.register(RollbackStrategy(store=store, snapshot_id=snap.id))
+        with pytest.raises(RecoveryFailed, match="restored to its previous state") as info:
+            runtime.run(upgrade, operation="upgrade")
+    assert info.value.result.system_changes["restored_snapshot"] == snap.id
+    assert (app / "config.json").read_text() == '{"v": 1}'
+    assert (app / "models" / "a" / "weights.bin").read_text() == "weights-1"
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "resilience_core.state.snapshot",
+        "resilience_core.state.integrity",
+        "resilience_core.state.logs",
+        "resilience_core.health",
+    ],
+)
+def test_module_docstring_examples_run(module: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The usage examples in the state modules' docstrings run and print what they claim."""
+    import doctest
+    import importlib
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    result = doctest.testmod(importlib.import_module(module))
+    assert result.attempted > 0
+    assert result.failed == 0
