@@ -8,7 +8,16 @@ from __future__ import annotations
 
 from resilience_core import _aliases
 from resilience_core.config import ReliabilityConfig, load_config
-from resilience_core.errors import ConfigError, IntegrityError, RecoveryFailed, ResilienceError, SnapshotError
+from resilience_core.documents import load_json, load_toml, read_document
+from resilience_core.errors import (
+    ConfigError,
+    InputError,
+    IntegrityError,
+    RecoveryFailed,
+    ResilienceError,
+    SnapshotError,
+    UnsafePathError,
+)
 from resilience_core.health import (
     DiskState,
     GpuState,
@@ -18,6 +27,7 @@ from resilience_core.health import (
     preflight,
     system_state,
 )
+from resilience_core.paths import check_name, is_beneath, safe_join
 from resilience_core.recovery import (
     AttemptEvent,
     Categorizer,
@@ -104,6 +114,7 @@ __all__ = [
     "GpuState",
     "GuidanceStrategy",
     "Hook",
+    "InputError",
     "IntegrityError",
     "JsonFormatter",
     "JsonLogHandler",
@@ -136,20 +147,27 @@ __all__ = [
     "SystemState",
     "TensorInfo",
     "UnmetRequirement",
+    "UnsafePathError",
     "VerifyReport",
     "atomic_open",
     "atomic_write",
     "categorize",
+    "check_name",
     "degrade_params",
     "get_logger",
     "hash_file",
+    "is_beneath",
     "is_testing",
     "load_config",
+    "load_json",
+    "load_toml",
     "log_recovery_attempt",
     "log_user_action",
     "preflight",
     "publish_file",
+    "read_document",
     "redact",
+    "safe_join",
     "set_testing",
     "sniff_placeholder",
     "system_state",

@@ -13,10 +13,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ConfigError",
+    "InputError",
     "IntegrityError",
     "RecoveryFailed",
     "ResilienceError",
     "SnapshotError",
+    "UnsafePathError",
 ]
 
 
@@ -45,6 +47,30 @@ class ConfigError(ResilienceError, ValueError):
         self.value = value
         self.source = source
         self.allowed = allowed
+
+
+class InputError(ResilienceError, ValueError):
+    """A document or a name that came from outside is malformed, too large, too deep or hostile.
+
+    ``source`` names where it came from (a file path, a URL, ``argument``); ``reason`` says what is wrong.
+    """
+
+    def __init__(self, message: str, *, source: str = "", reason: str = "") -> None:
+        super().__init__(message)
+        self.source = source
+        self.reason = reason
+
+
+class UnsafePathError(InputError):
+    """A name from outside would lead out of its root (``..``, an absolute path, a symlink escape...).
+
+    ``name`` is the name as given, ``root`` the root it was joined to (when known).
+    """
+
+    def __init__(self, message: str, *, name: str = "", root: str = "", reason: str = "") -> None:
+        super().__init__(message, source=root, reason=reason)
+        self.name = name
+        self.root = root
 
 
 class IntegrityError(ResilienceError):

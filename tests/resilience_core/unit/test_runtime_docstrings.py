@@ -22,6 +22,10 @@ MODULES = [
     "resilience_core.recovery.strategies.retry",
     "resilience_core.recovery.strategies.rollback",
     "resilience_core.recovery.strategies.source",
+    "resilience_core.recovery.matching",
+    "resilience_core.paths",
+    "resilience_core.documents",
+    "resilience_core.state.atomic",
 ]
 
 
