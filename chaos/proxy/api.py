@@ -41,6 +41,7 @@ _ROUTES: list[tuple[re.Pattern[str], frozenset[str] | None, str]] = [
     (re.compile(r"/proxies/([^/]+)/toxics"), frozenset({"GET"}), "list_toxics"),
     (re.compile(r"/proxies/([^/]+)/toxics"), frozenset({"POST"}), "create_toxic"),
     (re.compile(r"/proxies/([^/]+)/toxics/([^/]+)"), frozenset({"GET"}), "show_toxic"),
+    (re.compile(r"/proxies/([^/]+)/fired"), frozenset({"GET"}), "fired"),
     (re.compile(r"/proxies/([^/]+)/toxics/([^/]+)"), frozenset({"POST", "PATCH"}), "update_toxic"),
     (re.compile(r"/proxies/([^/]+)/toxics/([^/]+)"), frozenset({"DELETE"}), "delete_toxic"),
     (re.compile(r"/version"), frozenset({"GET"}), "version"),
@@ -286,6 +287,13 @@ class _Handler(BaseHTTPRequestHandler):
     def _h_show_toxic(self, _body: bytes, name: str, toxic: str) -> _Reply:
         with self.store.lock:
             return _json(200, self.store.get_toxic(name, toxic).to_json())
+
+    def _h_fired(self, _body: bytes, name: str) -> _Reply:
+        # Beyond Toxiproxy: how many times each toxic of the proxy acted on a connection. A separate route, so
+        # the toxic objects keep Toxiproxy's exact shape for strict clients.
+        with self.store.lock:
+            proxy = self.store.get(name)
+            return _json(200, {"proxy": name, "toxics": {t.name: t.fired for t in proxy.ordered_toxics()}})
 
     def _h_update_toxic(self, body: bytes, name: str, toxic: str) -> _Reply:
         with self.store.lock:

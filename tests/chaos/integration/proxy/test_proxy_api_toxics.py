@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from proxy_helpers import Api, EchoServer
+from proxy_helpers import Api, EchoServer, connect, recv_exactly
 
 
 @pytest.fixture
@@ -109,3 +109,20 @@ def test_beyond_toxic_types_are_accepted(api: Api, proxied: str) -> None:
     assert loss == {"loss_rate": 0.1, "correlation": 0.0}
     reset = api("POST", proxied, {"type": "reset_peer", "attributes": {"after_bytes": 10}}).json()
     assert reset["attributes"] == {"timeout": 0, "after_bytes": 10}
+
+
+def test_fired_counts_per_toxic_over_the_api(api: Api, proxied: str) -> None:
+    """GET /proxies/{name}/fired counts each toxic's firings; the toxic objects keep Toxiproxy's exact shape."""
+    api("POST", proxied, {"type": "latency", "name": "slow", "attributes": {"latency": 1}})
+    api("POST", proxied, {"type": "reset_peer", "name": "cut", "attributes": {"timeout": 0, "after_bytes": 1 << 30}})
+    assert api("GET", "/proxies/p/fired").json() == {"proxy": "p", "toxics": {"slow": 0, "cut": 0}}
+    port = int(api("GET", "/proxies/p").json()["listen"].rpartition(":")[2])
+    sock = connect(port)
+    sock.sendall(b"ping")
+    assert recv_exactly(sock, 4) == b"ping"
+    sock.close()
+    fired = api("GET", "/proxies/p/fired").json()["toxics"]
+    assert fired["slow"] >= 1  # the echo came back delayed
+    assert fired["cut"] == 0  # 4 bytes never reach after_bytes: no reset was sent
+    assert "fired" not in api("GET", "/proxies/p/toxics/slow").json()
+    assert api("GET", "/proxies/none/fired").status == 404
