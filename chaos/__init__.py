@@ -5,7 +5,15 @@ Facade only: every public name is re-exported here from the module that owns it.
 
 from __future__ import annotations
 
-from chaos.errors import ChaosError, FaultParamError, ProxyError, TargetError, UnsupportedFault
+from chaos.errors import (
+    ChaosError,
+    FaultArmError,
+    FaultParamError,
+    ProxyError,
+    TargetError,
+    UnknownFaultError,
+    UnsupportedFault,
+)
 from chaos.fault import Fault, FaultContext, FaultRegistry, Param
 from chaos.hookspecs import hookimpl
 from chaos.inject import Chaos, inject
@@ -19,6 +27,7 @@ __all__ = [
     "ChaosError",
     "EmbeddedToxiproxy",
     "Fault",
+    "FaultArmError",
     "FaultContext",
     "FaultParamError",
     "FaultRegistry",
@@ -33,6 +42,7 @@ __all__ = [
     "ProxyHandle",
     "TargetError",
     "Trial",
+    "UnknownFaultError",
     "UnsupportedFault",
     "hookimpl",
     "inject",

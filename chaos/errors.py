@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-__all__ = ["ChaosError", "FaultParamError", "ProxyError", "TargetError", "UnsupportedFault"]
+__all__ = [
+    "ChaosError",
+    "FaultArmError",
+    "FaultParamError",
+    "ProxyError",
+    "TargetError",
+    "UnknownFaultError",
+    "UnsupportedFault",
+]
 
 
 class ChaosError(Exception):
@@ -17,6 +25,19 @@ class FaultParamError(ChaosError, ValueError):
         self.fault = fault
         self.field = field
         self.value = value
+
+
+class UnknownFaultError(FaultParamError):
+    """No fault is registered under the given name; the message suggests the closest registered one."""
+
+
+class FaultArmError(ChaosError):
+    """A valid fault could not be armed in this trial (its proxy does not exist, its target is missing, the
+    backend refused); the trial is ``indeterminate``, not a recovery failure. ``fault`` names the fault."""
+
+    def __init__(self, message: str, *, fault: str = "") -> None:
+        super().__init__(message)
+        self.fault = fault
 
 
 class UnsupportedFault(ChaosError):

@@ -37,7 +37,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Final
 
-from chaos.errors import FaultParamError
+from chaos.errors import FaultParamError, UnknownFaultError
 
 __all__ = ["REQUIRED", "Fault", "FaultContext", "FaultRegistry", "Param", "closest_name"]
 
@@ -310,7 +310,7 @@ class FaultRegistry:
         except KeyError:
             hint = closest_name(name, list(self._faults))
             fix = f"did you mean {hint!r}?" if hint else "run `resilience faults list` to see the known faults"
-            raise FaultParamError(f"fault {name!r} is not registered; fix: {fix}", fault=name) from None
+            raise UnknownFaultError(f"fault {name!r} is not registered; fix: {fix}", fault=name) from None
 
     def names(self) -> list[str]:
         """Registered fault names, sorted."""
