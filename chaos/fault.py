@@ -1,9 +1,10 @@
-"""The fault contract: typed parameters, the :class:`Fault` base class, its context and the registry.
+"""The fault contract: the :class:`Fault` base class, its capabilities, its context and the registry.
 
 A fault arms something real (a toxic on a proxy, a full filesystem, a corrupted file) when its ``inject``
 block is entered and reverts it when the block is left, then proves with ``verify_reverted`` that nothing
-is left behind. Built-in faults (``chaos.faults.*``) and third-party ones register the same way, through the
-``chaos_add_faults(registry)`` hook::
+is left behind. Write the arming once, as a generator: everything before ``yield`` arms, the ``finally`` after
+it reverts; :meth:`Fault.inject` turns it into the context manager. Built-in fault families (``chaos.faults.*``)
+and third-party ones register the same way, through the ``chaos_add_faults(registry)`` hook::
 
     from chaos import Fault, FaultContext, Param, hookimpl
 
@@ -12,10 +13,12 @@ is left behind. Built-in faults (``chaos.faults.*``) and third-party ones regist
         summary = "Sleep before the step starts."
         params = (Param("delay_s", float, 0.1, "how long to wait", minimum=0.0),)
 
-        @contextlib.contextmanager
-        def inject(self, ctx):
+        def arm(self, ctx):
             self.triggered = True
-            yield self
+            try:
+                yield
+            finally:
+                pass  # revert here
 
         def verify_reverted(self, ctx):
             return []
@@ -23,167 +26,91 @@ is left behind. Built-in faults (``chaos.faults.*``) and third-party ones regist
     @hookimpl
     def chaos_add_faults(registry):
         registry.register(SlowStart)
+
+Capabilities are class attributes the harness reads instead of guessing from the fault's name:
+
+- ``needs_proxy``: the fault acts on a proxy; the harness puts a :class:`~chaos.proxy_backend.ProxyBackend` in
+  ``ctx.proxy`` (and fails the arming with FaultArmError when the trial has none).
+- ``checks_disk``: after the trial, watched roots must give their free disk space back (a ballast left behind).
+- ``wraps_command``: the fault reaches a subprocess target only through :meth:`Fault.wrap_command`, which it
+  overrides; the harness applies it to the commands it starts (``Chaos.wrap_command``).
 """
 
 from __future__ import annotations
 
 import abc
 import contextlib
-import difflib
-import enum
-import pathlib
 import random
-from collections.abc import Iterator
+import types
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Final
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from chaos.errors import FaultParamError, UnknownFaultError
+from chaos.errors import ChaosError, FaultArmError, FaultParamError, UnknownFaultError, UnsupportedFault
+from chaos.params import REQUIRED, Param, closest_name, jsonable
+from chaos.proxy_backend import ProxyBackend, as_proxy_backend
 
-__all__ = ["REQUIRED", "Fault", "FaultContext", "FaultRegistry", "Param", "closest_name"]
+if TYPE_CHECKING:
+    import pathlib
 
+    from chaos.proxy.server import EmbeddedToxiproxy
 
-class _Required(enum.Enum):
-    """Sentinel type: a parameter without a default must be given."""
+__all__ = ["CAPABILITIES", "REQUIRED", "Fault", "FaultContext", "FaultRegistry", "Param", "closest_name"]
 
-    REQUIRED = "REQUIRED"
+CAPABILITIES = ("needs_proxy", "checks_disk", "wraps_command")
+"""The capability attributes of :class:`Fault`, each a ``ClassVar[bool]`` defaulting to False."""
 
-    def __repr__(self) -> str:
-        return "REQUIRED"
-
-
-REQUIRED: Final = _Required.REQUIRED
-
-_TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
-_FALSE_WORDS = frozenset({"0", "false", "no", "off"})
+# Raised while arming, these already say what to change; anything else becomes a FaultArmError naming the fault.
+_USAGE_OR_ARM_ERRORS = (FaultParamError, UnsupportedFault, FaultArmError)
 
 
-def closest_name(name: str, known: Iterator[str] | list[str] | tuple[str, ...]) -> str | None:
-    """The known name closest to ``name`` (for "did you mean" hints), or None when nothing is close."""
-    matches = difflib.get_close_matches(name, list(known), n=1, cutoff=0.5)
-    return matches[0] if matches else None
-
-
-@dataclass(frozen=True, slots=True)
-class Param:
-    """One typed, validated parameter of a fault.
-
-    ``type`` is ``int``, ``float``, ``str``, ``bool`` or ``tuple``; ``default`` is :data:`REQUIRED` when the
-    caller must give it. ``minimum``/``maximum`` bound numbers, ``choices`` restricts the allowed values.
-
-    >>> Param("after_bytes", int, 0, "bytes before the reset", minimum=0).validate("network.reset_peer", "64")
-    64
-    """
-
-    name: str
-    type: type
-    default: Any = REQUIRED
-    doc: str = ""
-    minimum: float | None = None
-    maximum: float | None = None
-    choices: tuple[Any, ...] | None = None
-
-    @property
-    def required(self) -> bool:
-        """True when the parameter has no default."""
-        return self.default is REQUIRED
-
-    def _fail(self, fault_name: str, value: object, must: str, fix: str) -> FaultParamError:
-        message = f"{fault_name}.{self.name}={value!r} must be {must}; fix: {fix}"
-        return FaultParamError(message, fault=fault_name, field=self.name, value=value)
-
-    def _coerce(self, fault_name: str, value: object) -> Any:
-        kind = self.type
-        if kind is bool:
-            if isinstance(value, bool):
-                return value
-            if isinstance(value, str) and value.strip().lower() in _TRUE_WORDS | _FALSE_WORDS:
-                return value.strip().lower() in _TRUE_WORDS
-            raise self._fail(fault_name, value, "a boolean", "pass True or False")
-        if kind is int:
-            if isinstance(value, bool):
-                raise self._fail(fault_name, value, "an integer", "pass a whole number, not a boolean")
-            if isinstance(value, int):
-                return value
-            if isinstance(value, float) and value.is_integer():
-                return int(value)
-            if isinstance(value, str):
-                with contextlib.suppress(ValueError):
-                    return int(value.strip().replace("_", ""), 0)
-            raise self._fail(fault_name, value, "an integer", "pass a whole number such as 65536")
-        if kind is float:
-            if isinstance(value, bool):
-                raise self._fail(fault_name, value, "a number", "pass a number, not a boolean")
-            if isinstance(value, int | float):
-                return float(value)
-            if isinstance(value, str):
-                with contextlib.suppress(ValueError):
-                    return float(value.strip())
-            raise self._fail(fault_name, value, "a number", "pass a number such as 0.5")
-        if kind is str:
-            if isinstance(value, str):
-                return value
-            if isinstance(value, pathlib.PurePath):
-                return str(value)
-            raise self._fail(fault_name, value, "a string", "pass text")
-        if kind is tuple:
-            if isinstance(value, str):
-                return tuple(part.strip() for part in value.split(",") if part.strip())
-            if isinstance(value, list | tuple | set | frozenset):
-                return tuple(value)
-            raise self._fail(fault_name, value, "a sequence", "pass a list or a comma-separated string")
-        if isinstance(value, kind):
-            return value
-        raise self._fail(fault_name, value, f"of type {kind.__name__}", f"pass a {kind.__name__}")
-
-    def validate(self, fault_name: str, value: object) -> Any:
-        """Coerce ``value`` to this parameter's type and check its bounds; raise FaultParamError otherwise."""
-        coerced = self._coerce(fault_name, value)
-        if self.choices is not None and coerced not in self.choices:
-            allowed = ", ".join(repr(choice) for choice in self.choices)
-            hint = closest_name(str(coerced), [str(choice) for choice in self.choices])
-            fix = f"use {hint!r}" if hint else f"use one of {allowed}"
-            raise self._fail(fault_name, value, f"one of {allowed}", fix)
-        if self.minimum is not None and coerced < self.minimum:
-            raise self._fail(fault_name, value, f">= {self.minimum:g}", f"pass at least {self.minimum:g}")
-        if self.maximum is not None and coerced > self.maximum:
-            raise self._fail(fault_name, value, f"<= {self.maximum:g}", f"pass at most {self.maximum:g}")
-        return coerced
-
-    def describe(self) -> str:
-        """One line for ``resilience faults list``: ``after_bytes: int = 0 (>= 0) bytes before the reset``."""
-        default = "required" if self.required else f"= {self.default!r}"
-        bounds = []
-        if self.minimum is not None:
-            bounds.append(f">= {self.minimum:g}")
-        if self.maximum is not None:
-            bounds.append(f"<= {self.maximum:g}")
-        if self.choices is not None:
-            bounds.append("one of " + "|".join(str(choice) for choice in self.choices))
-        limits = f" ({', '.join(bounds)})" if bounds else ""
-        return f"{self.name}: {self.type.__name__} {default}{limits} {self.doc}".rstrip()
+def _no_failures() -> int:
+    return 0
 
 
 @dataclass(slots=True)
 class FaultContext:
     """What a fault may touch during one trial.
 
-    ``rng`` is seeded per trial and per fault, so a replay draws the same offsets and instants. ``target`` holds
-    facts the scenario provides: ``{"proxy_name": ..., "paths": [...], "watch_roots": [...], "pid": ...,
-    "kind": "inprocess" | "subprocess"}``. ``note`` records an event into the trial's journal entry.
+    ``rng`` is seeded per trial and per fault, so a replay draws the same offsets and instants. ``proxy`` is the
+    trial's proxy backend (set for faults that declare ``needs_proxy``). ``target`` holds facts the scenario
+    provides: ``{"proxy_name": ..., "paths": [...], "watch_roots": [...], "pid": ..., "kind": "inprocess" |
+    "subprocess"}``. ``failures_seen()`` counts the failures the target reported so far (through
+    ``chaos.runtime_hook``; 0 when it reports none). ``note`` records an event into the trial's journal entry.
     """
 
     seed: int
     rng: random.Random
     workdir: pathlib.Path
-    proxy: object | None = None
-    toxiproxy_url: str | None = None
+    proxy: ProxyBackend | None = None
     target: dict[str, Any] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
+    failures_seen: Callable[[], int] = _no_failures
 
     @classmethod
-    def for_seed(cls, seed: int, workdir: pathlib.Path, **kwargs: Any) -> FaultContext:
-        """A context whose ``rng`` is ``random.Random(seed)``; handy in tests and for plugin authors."""
-        return cls(seed=seed, rng=random.Random(seed), workdir=workdir, **kwargs)
+    def for_seed(
+        cls,
+        seed: int,
+        workdir: pathlib.Path,
+        *,
+        proxy: EmbeddedToxiproxy | ProxyBackend | None = None,
+        toxiproxy_url: str | None = None,
+        target: dict[str, Any] | None = None,
+        failures_seen: Callable[[], int] = _no_failures,
+    ) -> FaultContext:
+        """A context whose ``rng`` is ``random.Random(seed)``; handy in tests and for plugin authors.
+
+        ``proxy`` may be the embedded server itself; ``toxiproxy_url`` (which wins) drives a server over REST.
+        """
+        source = toxiproxy_url or proxy
+        return cls(
+            seed=seed,
+            rng=random.Random(seed),
+            workdir=workdir,
+            proxy=None if source is None else as_proxy_backend(source),
+            target=dict(target or {}),
+            failures_seen=failures_seen,
+        )
 
     def note(self, event: str, **data: Any) -> None:
         """Record ``event`` with ``data`` (JSON-friendly values) into the trial's journal entry."""
@@ -191,18 +118,26 @@ class FaultContext:
 
 
 class Fault(abc.ABC):
-    """Base class of every fault: subclass it, set ``name``, ``summary`` and ``params``, implement two methods.
+    """Base class of every fault: set ``name``, ``summary``, ``params`` and the capabilities; write ``arm``.
 
     ``Fault(**params)`` validates every parameter (an unknown one raises FaultParamError naming the closest
-    known name) and stores the coerced values in ``self.values``. ``inject(ctx)`` returns a context manager that
-    arms the fault and reverts it on exit, also on exception; set ``self.triggered = True`` when the fault
-    actually fired and ``self.backend`` to the mechanism used. ``verify_reverted(ctx)`` returns residue
+    known name) and stores the coerced values in ``self.values``; a fault that resolves a value while arming
+    (its proxy or path from the scenario's target) writes it back there, so the journal holds what was used.
+    ``arm(ctx)`` is a generator: arm, ``yield``, revert in a ``finally``. Set ``self.triggered = True`` when the
+    fault actually fired and ``self.backend`` to the mechanism used. ``verify_reverted(ctx)`` returns residue
     descriptions, ``[]`` when clean; the harness fails a trial with residue.
+
+    An OSError or ChaosError raised while arming that is not already a FaultParamError, UnsupportedFault or
+    FaultArmError (a missing file, a proxy that refused) reaches the caller as FaultArmError naming the fault: the
+    trial could not be run as asked (``indeterminate``), which is not a failure to recover.
     """
 
     name: ClassVar[str] = ""
     summary: ClassVar[str] = ""
     params: ClassVar[tuple[Param, ...]] = ()
+    needs_proxy: ClassVar[bool] = False
+    checks_disk: ClassVar[bool] = False
+    wraps_command: ClassVar[bool] = False
 
     def __init__(self, **params: Any) -> None:
         known = {param.name: param for param in self.params}
@@ -224,18 +159,23 @@ class Fault(abc.ABC):
                 values[param.name] = param.default
         self.values: dict[str, Any] = values
         self.triggered: bool = False
+        self.armed: bool = False
         self.backend: str = ""
 
-    @abc.abstractmethod
+    def arm(self, ctx: FaultContext) -> Iterator[None]:
+        """Arm the fault, ``yield`` while the block runs, revert in a ``finally`` (write it as a generator)."""
+        raise NotImplementedError(f"{type(self).__qualname__} defines neither arm() nor inject()")
+
     def inject(self, ctx: FaultContext) -> contextlib.AbstractContextManager[Fault]:
-        """Arm the fault; leaving the returned block reverts it (also on exception)."""
+        """Arm the fault for a ``with`` block; leaving the block reverts it (also on exception)."""
+        return _Injection(self, ctx)
 
     @abc.abstractmethod
     def verify_reverted(self, ctx: FaultContext) -> list[str]:
         """Residue descriptions left after revert; ``[]`` means clean."""
 
     def wrap_command(self, argv: list[str], env: dict[str, str]) -> tuple[list[str], dict[str, str]]:
-        """Adapt a subprocess target's command line and environment; the default leaves both unchanged."""
+        """Adapt a subprocess target's command line and environment (faults declaring ``wraps_command``)."""
         return argv, env
 
     @classmethod
@@ -251,11 +191,16 @@ class Fault(abc.ABC):
         """
         return {}
 
+    @classmethod
+    def capabilities(cls) -> dict[str, bool]:
+        """The capability attributes (:data:`CAPABILITIES`) and their values."""
+        return {capability: bool(getattr(cls, capability)) for capability in CAPABILITIES}
+
     def describe(self) -> dict[str, Any]:
-        """The journal entry of this fault: name, params, triggered, backend."""
+        """The journal entry of this fault: name, params (as used), triggered, backend."""
         return {
             "name": self.name,
-            "params": {key: _jsonable(value) for key, value in self.values.items()},
+            "params": {key: jsonable(value) for key, value in self.values.items()},
             "triggered": self.triggered,
             "backend": self.backend,
         }
@@ -265,52 +210,99 @@ class Fault(abc.ABC):
         return f"<Fault {self.name}({args}) triggered={self.triggered}>"
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, tuple):
-        return [_jsonable(item) for item in value]
-    if isinstance(value, str | int | float | bool) or value is None:
-        return value
-    return str(value)
+class _Injection(contextlib.AbstractContextManager[Fault]):
+    """The context manager :meth:`Fault.inject` returns: runs ``arm`` up to its ``yield``, and on past it."""
+
+    def __init__(self, fault: Fault, ctx: FaultContext) -> None:
+        self._fault = fault
+        self._armed = contextlib.contextmanager(fault.arm)(ctx)
+
+    def __enter__(self) -> Fault:
+        fault = self._fault
+        try:
+            self._armed.__enter__()
+        except _USAGE_OR_ARM_ERRORS:
+            raise
+        except (OSError, ChaosError) as error:
+            message = f"{fault.name} could not be armed: {type(error).__name__}: {error}"
+            raise FaultArmError(message, fault=fault.name) from error
+        fault.armed = True
+        return fault
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: types.TracebackType | None,
+    ) -> bool | None:
+        return self._armed.__exit__(exc_type, exc, traceback)
 
 
-def _is_builtin(fault_cls: type[Fault]) -> bool:
-    return fault_cls.__module__.startswith("chaos.faults.")
+def _check_contract(fault_cls: type[Fault]) -> str | None:
+    """What is wrong with ``fault_cls`` as a fault class, or None."""
+    if not fault_cls.name or "." not in fault_cls.name:
+        return f"{fault_cls.__qualname__}.name={fault_cls.name!r} must be 'family.fault'; fix: set name on the class"
+    if fault_cls.arm is Fault.arm and fault_cls.inject is Fault.inject:
+        return f"{fault_cls.name} defines neither arm() nor inject(); fix: write arm(self, ctx) as a generator"
+    for capability in CAPABILITIES:
+        if not isinstance(getattr(fault_cls, capability), bool):
+            return f"{fault_cls.name}.{capability} must be True or False; fix: declare it as a bool class attribute"
+    overrides = fault_cls.wrap_command is not Fault.wrap_command
+    if overrides != fault_cls.wraps_command:
+        if overrides:
+            return f"{fault_cls.name} overrides wrap_command but declares wraps_command=False; fix: set it True"
+        return f"{fault_cls.name} declares wraps_command=True without a wrap_command(); fix: implement it"
+    return None
 
 
 class FaultRegistry:
-    """Fault classes by name; filled through the ``chaos_add_faults(registry)`` hook."""
+    """Fault classes by name; filled through the ``chaos_add_faults(registry)`` hook.
+
+    The first class registered under a name is kept and a later one of the same name is ignored (see
+    :meth:`shadowed`). The plugin manager calls ``chaos_add_faults`` in precedence order: conftest.py files and
+    plugins registered later first, the built-in families (``trylast``) last; so a plugin's fault replaces a
+    built-in one of the same name, and never the reverse.
+    """
 
     def __init__(self) -> None:
         self._faults: dict[str, type[Fault]] = {}
+        self._shadowed: dict[str, list[type[Fault]]] = {}
 
     def register(self, fault_cls: type[Fault]) -> type[Fault]:
         """Add ``fault_cls`` under its ``name`` and return it (usable as a decorator).
 
-        On a name clash a plugin's fault replaces a built-in one (``chaos.faults.*``) and never the reverse;
-        between two plugins the later registration wins.
+        Raises FaultParamError when the class breaks the contract (not a Fault, a name without a family, no
+        ``arm``, a capability that does not match what the class implements).
         """
         if not (isinstance(fault_cls, type) and issubclass(fault_cls, Fault)):
             raise FaultParamError(f"register({fault_cls!r}): must be a Fault subclass; fix: subclass chaos.Fault")
-        if not fault_cls.name or "." not in fault_cls.name:
-            message = (
-                f"{fault_cls.__qualname__}.name={fault_cls.name!r} must be 'family.fault'; "
-                "fix: set name = 'family.fault' on the class"
-            )
-            raise FaultParamError(message, fault=fault_cls.__qualname__, field="name", value=fault_cls.name)
+        problem = _check_contract(fault_cls)
+        if problem is not None:
+            raise FaultParamError(problem, fault=fault_cls.name or fault_cls.__qualname__, field="class")
         existing = self._faults.get(fault_cls.name)
-        if existing is not None and _is_builtin(fault_cls) and not _is_builtin(existing):
-            return fault_cls
-        self._faults[fault_cls.name] = fault_cls
+        if existing is None:
+            self._faults[fault_cls.name] = fault_cls
+        elif existing is not fault_cls and fault_cls not in self._shadowed.setdefault(fault_cls.name, []):
+            self._shadowed[fault_cls.name].append(fault_cls)
         return fault_cls
 
     def get(self, name: str) -> type[Fault]:
-        """The class registered as ``name``; unknown -> FaultParamError suggesting the closest name."""
+        """The class registered as ``name``; unknown -> UnknownFaultError suggesting the closest name."""
         try:
             return self._faults[name]
         except KeyError:
             hint = closest_name(name, list(self._faults))
             fix = f"did you mean {hint!r}?" if hint else "run `resilience faults list` to see the known faults"
             raise UnknownFaultError(f"fault {name!r} is not registered; fix: {fix}", fault=name) from None
+
+    def shadowed(self, name: str) -> list[type[Fault]]:
+        """Classes registered under ``name`` after the one in use (e.g. the built-in a plugin replaced)."""
+        return list(self._shadowed.get(name, ()))
+
+    def clear(self) -> None:
+        """Forget every registration (the plugin manager refills the registry when its plugins change)."""
+        self._faults.clear()
+        self._shadowed.clear()
 
     def names(self) -> list[str]:
         """Registered fault names, sorted."""

@@ -1,8 +1,8 @@
 """Every hook of the chaos harness (STYLE 5): when it is called and what a return value means.
 
 Implement a hook by decorating a function named like the spec with :data:`chaos.hookimpl` in a module that is
-registered as a plugin: a built-in module, a package under the ``chaos.plugins`` entry-point group, or a
-``conftest.py``::
+registered as a plugin: a module under the ``chaos.plugins`` entry-point group (the built-in fault families are
+declared there too) or a ``conftest.py``::
 
     from chaos import hookimpl
 
@@ -30,13 +30,15 @@ hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
 
 
-@hookspec(historic=True)
+@hookspec
 def chaos_add_faults(registry: FaultRegistry) -> None:
     """Register fault classes with ``registry.register(FaultClass)``.
 
-    Called once when the plugin manager is built (for every plugin registered so far) and, being historic,
-    once more for each plugin registered later (a conftest.py). Built-ins implement it with ``trylast=True``;
-    a plugin fault with the same name as a built-in one replaces it. The return value is ignored.
+    Called when the plugin manager is built, and again (for every plugin, into an emptied registry) each time a
+    plugin is registered later (a conftest.py): register the same classes each time. Plugins are called in
+    precedence order, latest registered first, and the built-in families (``trylast=True``) last; the registry
+    keeps the first class registered under a name, so a plugin fault with the same name as a built-in one
+    replaces it. The return value is ignored.
     """
 
 

@@ -22,16 +22,21 @@ import random
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from chaos.errors import ChaosError, UnsupportedFault
+from chaos.errors import ChaosError, FaultArmError, UnsupportedFault
 from chaos.fault import Fault, FaultContext
+from chaos.proxy_backend import ProxyBackend, as_proxy_backend
 from chaos.steady_state import DEFAULT_LEFTOVERS, WatchedRoot
 from chaos.trials import Trial, derive_seed
+
+if TYPE_CHECKING:
+    from chaos.proxy.server import EmbeddedToxiproxy
 
 __all__ = ["Chaos", "inject"]
 
 Verifier = Callable[[], "list[str] | None"]
+ProxySource = Callable[[], "EmbeddedToxiproxy | ProxyBackend | None"]
 
 
 class Chaos:
@@ -39,6 +44,10 @@ class Chaos:
 
     ``seed`` and ``rng`` are the trial's; anything random in a scenario should come from ``rng`` so that the
     replay command reproduces it.
+
+    ``get_proxy`` returns the trial's proxy (the embedded server or any :class:`ProxyBackend`); it is only called
+    for a fault that declares ``needs_proxy``. ``toxiproxy_url``, when set, wins: such faults then drive that
+    server over its REST API.
     """
 
     def __init__(
@@ -47,7 +56,7 @@ class Chaos:
         *,
         workdir: pathlib.Path | Callable[[], pathlib.Path],
         make_fault: Callable[[str, dict[str, Any]], Fault],
-        get_proxy: Callable[[], object | None] | None = None,
+        get_proxy: ProxySource | None = None,
         toxiproxy_url: str | None = None,
         on_unavailable: Callable[[str], None] | None = None,
         on_armed: Callable[[Fault], None] | None = None,
@@ -63,6 +72,7 @@ class Chaos:
         self._watched: list[WatchedRoot] = []
         self._verifiers: list[Verifier] = []
         self._lock = threading.Lock()
+        self._backend: ProxyBackend | None = None
 
     @property
     def workdir(self) -> pathlib.Path:
@@ -102,18 +112,17 @@ class Chaos:
         facts.update(target or {})
         for root in facts.get("watch_roots") or ():
             self.watch(root)
-        wants_proxy = proxy is not None or name.startswith("network.")
         ordinal = len(self.trial.faults)
         fault_seed = derive_seed("fault", self.trial.seed, ordinal, name)
+        self.trial.faults.append(fault)
         ctx = FaultContext(
             seed=fault_seed,
             rng=random.Random(fault_seed),
             workdir=self.workdir,
-            proxy=self._get_proxy() if (wants_proxy and self._get_proxy is not None) else None,
-            toxiproxy_url=self._toxiproxy_url,
+            proxy=self._proxy_backend(name) if type(fault).needs_proxy else None,
             target=facts,
+            failures_seen=self._failures_seen,
         )
-        self.trial.faults.append(fault)
         if self._on_armed is not None:
             self._on_armed(fault)
         try:
@@ -130,6 +139,30 @@ class Chaos:
                     data = {key: value for key, value in event.items() if key != "event"}
                     self.trial.note(str(event.get("event", name)), data, fault=name)
 
+    def _proxy_backend(self, name: str) -> ProxyBackend:
+        """The trial's proxy backend, built on first use; FaultArmError when the trial has none."""
+        if self._backend is None:
+            source = self._toxiproxy_url or (self._get_proxy() if self._get_proxy is not None else None)
+            if source is None:
+                message = (
+                    f"{name} needs a proxy and this trial has none; fix: use the chaos_proxy fixture or --toxiproxy-url"
+                )
+                raise FaultArmError(message, fault=name)
+            self._backend = as_proxy_backend(source)
+        return self._backend
+
+    def _failures_seen(self) -> int:
+        with self._lock:
+            return sum(self.trial.failure_types.values())
+
+    def wrap_command(self, argv: list[str], env: dict[str, str]) -> tuple[list[str], dict[str, str]]:
+        """``argv`` and ``env`` adapted by every fault of this trial that declares ``wraps_command``, in the order
+        they were armed (a disk.full namespace, a fake GPU): start subprocess targets with the result."""
+        for fault in list(self.trial.faults):
+            if type(fault).wraps_command:
+                argv, env = fault.wrap_command(argv, env)
+        return argv, env
+
     def watch(
         self,
         path: str | pathlib.Path,
@@ -140,7 +173,8 @@ class Chaos:
     ) -> None:
         """Check ``path`` for leftovers after the trial; the baseline is taken now.
 
-        The free-space check runs when the trial armed a ``disk.*`` fault (``check_disk=None``), or as forced.
+        The free-space check runs when the trial armed a fault declaring ``checks_disk`` (``check_disk=None``), or
+        as forced.
         """
         self._watched.append(WatchedRoot(pathlib.Path(path), leftovers=leftovers, ignore=ignore, check_disk=check_disk))
 
@@ -187,7 +221,7 @@ class Chaos:
     def finish(self) -> list[str]:
         """Run the steady-state checks once; problems are added to ``trial.residue`` and returned."""
         problems: list[str] = []
-        disk_fault = any(fault.name.startswith("disk.") for fault in self.trial.faults)
+        disk_fault = any(type(fault).checks_disk for fault in self.trial.faults)
         for root in self._watched:
             problems.extend(root.check(disk=disk_fault))
         for check in self._verifiers:
@@ -209,7 +243,7 @@ def inject(
     seed: int = 0,
     workdir: str | pathlib.Path | None = None,
     proxy: str | None = None,
-    proxy_handle: object | None = None,
+    proxy_handle: EmbeddedToxiproxy | ProxyBackend | None = None,
     toxiproxy_url: str | None = None,
     target: dict[str, Any] | None = None,
     **params: Any,

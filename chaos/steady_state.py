@@ -7,7 +7,8 @@ trial the harness reports as residue:
 - lock files still *held* by someone (an unheld ``*.lock`` file is normal: filelock leaves them behind);
 - free disk space that did not come back: the filesystem lost more than the tree grew, beyond a tolerance
   (a fault's ballast file that was never deleted). By default (``check_disk=None``) this runs only for trials
-  that armed a ``disk.*`` fault: free space is machine-wide, and parallel workers or other processes move it.
+  that armed a fault declaring the ``checks_disk`` capability (``disk.full``): free space is machine-wide, and
+  parallel workers or other processes move it.
 """
 
 from __future__ import annotations

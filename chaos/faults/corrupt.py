@@ -234,6 +234,7 @@ class CorruptFile(Fault):
                 field="root",
                 value="",
             )
+        self.values["root"] = str(root)
         return pathlib.Path(root)
 
     def _matches(self, root: pathlib.Path) -> list[pathlib.Path]:
@@ -276,8 +277,8 @@ class CorruptFile(Fault):
             # Real time on purpose: the watcher races real I/O of the step, not the harness clock.
             time.sleep(_POLL_S)
 
-    @contextlib.contextmanager
-    def _inject(self, ctx: FaultContext) -> Iterator[Fault]:
+    def arm(self, ctx: FaultContext) -> Iterator[None]:
+        """Damage matching files at the chosen moment; the damage is left for the installer to repair."""
         root = self._root(ctx)
         when = self.values["when"]
         if when == "before":
@@ -289,7 +290,7 @@ class CorruptFile(Fault):
             )
             self._watcher.start()
         try:
-            yield self
+            yield
         finally:
             if self._watcher is not None:
                 self._stop.set()
@@ -298,10 +299,6 @@ class CorruptFile(Fault):
                 self._damage(ctx, self._matches(root))
             if not self.triggered:
                 ctx.note("file.corrupt.not_triggered", root=str(root), glob=self.values["glob"], when=when)
-
-    def inject(self, ctx: FaultContext) -> contextlib.AbstractContextManager[Fault]:
-        """Damage matching files at the chosen moment; the damage is left for the installer to repair."""
-        return self._inject(ctx)
 
     def verify_reverted(self, ctx: FaultContext) -> list[str]:
         """The damage is the point; residue is only a watcher thread still running."""

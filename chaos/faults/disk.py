@@ -43,7 +43,7 @@ import tempfile
 from collections.abc import Iterator
 from typing import Any
 
-from chaos.errors import FaultParamError, UnsupportedFault
+from chaos.errors import FaultArmError, FaultParamError, UnsupportedFault
 from chaos.fault import Fault, FaultContext, FaultRegistry, Param
 from chaos.faults import _diskwatch
 from chaos.hookspecs import hookimpl
@@ -128,6 +128,8 @@ class DiskFull(Fault):
     """Leave the target only ``free_bytes`` to write under ``path`` (backends: see the module doc)."""
 
     name = "disk.full"
+    checks_disk = True
+    wraps_command = True
     summary = "Run the disk full under a path: tmpfs/overlay in a mount namespace, pyfakefs, or a filler file."
     params = (
         Param("path", str, "", "directory the target writes to; empty: ctx.target['root'] or first of ['paths']"),
@@ -179,8 +181,9 @@ class DiskFull(Fault):
             raise FaultParamError(message, fault=self.name, field="path", value="")
         resolved = pathlib.Path(path).resolve()
         if not resolved.is_dir():
-            message = f"disk.full.path={str(path)!r} must be an existing directory; fix: create it before injecting"
-            raise FaultParamError(message, fault=self.name, field="path", value=str(path))
+            message = f"disk.full.path={str(path)!r} is not an existing directory; fix: create it before injecting"
+            raise FaultArmError(message, fault=self.name)
+        self.values["path"] = str(resolved)
         return resolved
 
     def _choose(self, ctx: FaultContext, path: pathlib.Path) -> str:
@@ -204,8 +207,8 @@ class DiskFull(Fault):
 
     # -- inject ---------------------------------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def _inject(self, ctx: FaultContext) -> Iterator[Fault]:
+    def arm(self, ctx: FaultContext) -> Iterator[None]:
+        """Arm the chosen backend; namespace backends take effect through :meth:`wrap_command`."""
         path = self._target_path(ctx)
         self._path = path
         self.backend = self._choose(ctx, path)
@@ -215,11 +218,7 @@ class DiskFull(Fault):
             "filler": self._arm_filler,
         }.get(self.backend, self._arm_namespace)
         with arm(ctx, path):
-            yield self
-
-    def inject(self, ctx: FaultContext) -> contextlib.AbstractContextManager[Fault]:
-        """Arm the chosen backend; namespace backends take effect through :meth:`wrap_command`."""
-        return self._inject(ctx)
+            yield
 
     @contextlib.contextmanager
     def _arm_namespace(self, ctx: FaultContext, path: pathlib.Path) -> Iterator[None]:

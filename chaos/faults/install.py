@@ -27,7 +27,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from chaos.errors import FaultParamError
+from chaos.errors import FaultArmError, FaultParamError
 from chaos.fault import Fault, FaultContext, FaultRegistry, Param
 from chaos.hookspecs import hookimpl
 
@@ -110,6 +110,7 @@ class _PlantedFile(Fault):
                 "fix: pass root='/path/to/hf_home/hub'"
             )
             raise FaultParamError(message, fault=self.name, field="root", value="")
+        self.values["root"] = str(root)
         return pathlib.Path(root)
 
     def _repo(self) -> str:
@@ -126,7 +127,7 @@ class _PlantedFile(Fault):
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.exists():
             message = f"{self.name}: {path} already exists; fix: give another etag or start from a clean cache"
-            raise FaultParamError(message, fault=self.name, field="etag", value=self.values["etag"])
+            raise FaultArmError(message, fault=self.name)
         path.write_bytes(data)
         aged = time.time() - self.values["age_s"]
         os.utime(path, (aged, aged))
@@ -247,8 +248,8 @@ class StaleLock(_PlantedFile):
                 return
             self._stop.wait(_POLL_S)
 
-    @contextlib.contextmanager
-    def _inject(self, ctx: FaultContext) -> Iterator[Fault]:
+    def arm(self, ctx: FaultContext) -> Iterator[None]:
+        """Plant the lock (and start its holder for ``kind="held"``); leaving the block releases and removes it."""
         path = self._lock_path(ctx)
         self._plant(path, self._content())
         ctx.note("install.stale_lock", path=str(path), kind=self.values["kind"], age_s=self.values["age_s"])
@@ -262,14 +263,14 @@ class StaleLock(_PlantedFile):
                 )
                 assert self._holder.stdout is not None  # PIPE was requested just above
                 if self._holder.stdout.readline().strip() != "locked":
-                    raise FaultParamError(f"install.stale_lock: the lock holder could not lock {path}")
+                    raise FaultArmError(f"install.stale_lock: the lock holder could not lock {path}", fault=self.name)
             self._stop.clear()
             # Both taken before the block runs: the target may open the lock at once.
             self._notify_fd = _watch_opens(path)
             args = (ctx, _atime(path), self._notify_fd)
             self._watcher = threading.Thread(target=self._watch, args=args, name="chaos-stale-lock", daemon=True)
             self._watcher.start()
-            yield self
+            yield
         finally:
             self._stop.set()
             if self._watcher is not None:
@@ -295,10 +296,6 @@ class StaleLock(_PlantedFile):
         if holder.stdout is not None:
             holder.stdout.close()
 
-    def inject(self, ctx: FaultContext) -> contextlib.AbstractContextManager[Fault]:
-        """Plant the lock (and start its holder for ``kind="held"``); leaving the block releases and removes it."""
-        return self._inject(ctx)
-
     def verify_reverted(self, ctx: FaultContext) -> list[str]:
         """Residue: the planted lock file, a live holder process or a running watcher."""
         residue = super().verify_reverted(ctx)
@@ -320,8 +317,8 @@ class OrphanPartial(_PlantedFile):
         Param("style", str, "2.x", "2.x: <etag>.<8-hex>.incomplete; 1.x: <etag>.incomplete", choices=("2.x", "1.x")),
     )
 
-    @contextlib.contextmanager
-    def _inject(self, ctx: FaultContext) -> Iterator[Fault]:
+    def arm(self, ctx: FaultContext) -> Iterator[None]:
+        """Plant the partial blob; leaving the block removes it unless the target did."""
         etag = self._etag(ctx)
         suffix = f".{ctx.rng.randbytes(4).hex()}.incomplete" if self.values["style"] == "2.x" else ".incomplete"
         path = self._root(ctx) / self._repo() / "blobs" / f"{etag}{suffix}"
@@ -331,13 +328,9 @@ class OrphanPartial(_PlantedFile):
         self.triggered = True
         ctx.note("install.orphan_partial", path=str(path), size_bytes=self.values["size_bytes"])
         try:
-            yield self
+            yield
         finally:
             self._cleanup(ctx)
-
-    def inject(self, ctx: FaultContext) -> contextlib.AbstractContextManager[Fault]:
-        """Plant the partial blob; leaving the block removes it unless the target did."""
-        return self._inject(ctx)
 
 
 @hookimpl(trylast=True)

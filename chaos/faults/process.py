@@ -173,8 +173,8 @@ class KillProcess(Fault):
                     return
             self._stop.wait(_POLL_S)
 
-    @contextlib.contextmanager
-    def _inject(self, ctx: FaultContext) -> Iterator[Fault]:
+    def arm(self, ctx: FaultContext) -> Iterator[None]:
+        """Start the watcher that kills the target; leaving the block stops it (a kill already sent stays sent)."""
         delay_s = ctx.rng.uniform(self.values["min_s"], self.values["max_s"])
         if self.values["after_bytes"] and not self._watch_roots(ctx):
             message = (
@@ -188,7 +188,7 @@ class KillProcess(Fault):
         )
         self._watcher.start()
         try:
-            yield self
+            yield
         finally:
             self._stop.set()
             self._watcher.join(timeout=5.0)
@@ -211,10 +211,6 @@ class KillProcess(Fault):
                 except psutil.Error:
                     break
                 time.sleep(0.002)
-
-    def inject(self, ctx: FaultContext) -> contextlib.AbstractContextManager[Fault]:
-        """Start the watcher that kills the target; leaving the block stops it (a kill already sent stays sent)."""
-        return self._inject(ctx)
 
     def verify_reverted(self, ctx: FaultContext) -> list[str]:
         """Residue: the watcher still running, or a descendant of the killed target still alive."""

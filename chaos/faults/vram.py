@@ -157,6 +157,7 @@ class VramExhaust(Fault):
     """Leave the target ``free_bytes`` of VRAM: a fake GPU (NVML + torch shim) or a real allocation hog."""
 
     name = "vram.exhaust"
+    wraps_command = True
     summary = "Leave only free_bytes of GPU memory: fake NVML + torch shim (no GPU needed), or a real CUDA hog."
     params = (
         Param("free_bytes", int, 0, "VRAM left free for the target", minimum=0),
@@ -194,17 +195,13 @@ class VramExhaust(Fault):
             return "cuda-hog" if cuda_hog_availability() is None else "fake"
         return wanted
 
-    @contextlib.contextmanager
-    def _inject(self, ctx: FaultContext) -> Iterator[Fault]:
+    def arm(self, ctx: FaultContext) -> Iterator[None]:
+        """Arm the backend; for subprocess targets the fake takes effect through :meth:`wrap_command`."""
         self.backend = self._choose()
         ctx.note("vram.exhaust.armed", backend=self.backend, free_bytes=self.values["free_bytes"])
         arm = self._arm_hog if self.backend == "cuda-hog" else self._arm_fake
         with arm(ctx):
-            yield self
-
-    def inject(self, ctx: FaultContext) -> contextlib.AbstractContextManager[Fault]:
-        """Arm the backend; for subprocess targets the fake takes effect through :meth:`wrap_command`."""
-        return self._inject(ctx)
+            yield
 
     @contextlib.contextmanager
     def _arm_fake(self, ctx: FaultContext) -> Iterator[None]:

@@ -7,7 +7,6 @@ goes to the real resolver. ``verify_reverted`` proves the original function is b
 
 from __future__ import annotations
 
-import contextlib
 import socket
 import threading
 from collections.abc import Iterator
@@ -51,8 +50,8 @@ class DnsFail(Fault):
         name = host.decode() if isinstance(host, bytes) else str(host)
         return not hosts or name.lower().rstrip(".") in {h.lower().rstrip(".") for h in hosts}
 
-    @contextlib.contextmanager
-    def _armed(self, ctx: FaultContext) -> Iterator[Fault]:
+    def arm(self, ctx: FaultContext) -> Iterator[None]:
+        """Patch ``socket.getaddrinfo`` for the block; the original is restored on exit, also on exception."""
         original = socket.getaddrinfo
         self._original = original
         code, message = _ERRORS[self.values["error"]]
@@ -73,13 +72,9 @@ class DnsFail(Fault):
         socket.getaddrinfo = getaddrinfo
         self.backend = "getaddrinfo-patch"
         try:
-            yield self
+            yield
         finally:
             socket.getaddrinfo = original
-
-    def inject(self, ctx: FaultContext) -> contextlib.AbstractContextManager[Fault]:
-        """Patch ``socket.getaddrinfo`` for the block; the original is restored on exit, also on exception."""
-        return self._armed(ctx)
 
     def verify_reverted(self, ctx: FaultContext) -> list[str]:
         """Residue: ``socket.getaddrinfo`` is still the patched function."""

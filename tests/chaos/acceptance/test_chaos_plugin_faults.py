@@ -113,7 +113,7 @@ def test_no_plugins_switch_skips_third_party_faults(pytester: pytest.Pytester, m
     pytester.makepyfile(test_dns=DNS_SCENARIO)
     result = pytester.runpytest("--chaos-seed=1", "--chaos-trials=1", "-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    result.stdout.fnmatch_lines(["*FaultParamError: fault 'dns.fail' is not registered*", "outcome: indeterminate"])
+    result.stdout.fnmatch_lines(["*UnknownFaultError: fault 'dns.fail' is not registered*", "outcome: indeterminate"])
 
 
 def test_broken_plugin_makes_trials_indeterminate_not_a_crash(pytester: pytest.Pytester) -> None:

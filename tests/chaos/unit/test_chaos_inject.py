@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
-import contextlib
 import pathlib
 from collections.abc import Iterator
 
 import pytest
 
-from chaos import ChaosError, Fault, FaultContext, FaultRegistry, Param, UnsupportedFault
-from chaos.inject import Chaos, inject
+from chaos import (
+    ChaosError,
+    EmbeddedToxiproxy,
+    Fault,
+    FaultArmError,
+    FaultContext,
+    FaultRegistry,
+    Param,
+    UnsupportedFault,
+)
+from chaos.inject import Chaos, ProxySource, inject
+from chaos.proxy_backend import EmbeddedProxyBackend, RestProxyBackend
+from chaos.steady_state import WatchedRoot
 from chaos.trials import Trial
 from resilience_core.recovery.taxonomy import (
     AttemptEvent,
@@ -31,19 +41,15 @@ class Switch(Fault):
     name = "demo.switch"
     params = (Param("leak", bool, False), Param("fire", bool, True))
 
-    @contextlib.contextmanager
-    def _armed(self, ctx: FaultContext) -> Iterator[Fault]:
+    def arm(self, ctx: FaultContext) -> Iterator[None]:
         STATE["armed"] = True
         self.triggered = self.values["fire"]
         ctx.note("armed", rng=ctx.rng.randrange(1000))
         try:
-            yield self
+            yield
         finally:
             if not self.values["leak"]:
                 STATE["armed"] = False
-
-    def inject(self, ctx: FaultContext) -> contextlib.AbstractContextManager[Fault]:
-        return self._armed(ctx)
 
     def verify_reverted(self, ctx: FaultContext) -> list[str]:
         return ["flag still set"] if STATE["armed"] else []
@@ -64,12 +70,47 @@ class Crashy(Switch):
         raise RuntimeError("cannot look")
 
 
-def _handle(tmp_path: pathlib.Path, seed: int = 11) -> Chaos:
+class Proxied(Switch):
+    """Declares needs_proxy; records the backend and the failures the target reported while armed."""
+
+    name = "demo.proxied"
+    needs_proxy = True
+
+    def arm(self, ctx: FaultContext) -> Iterator[None]:
+        self.seen_proxy = ctx.proxy
+        before = ctx.failures_seen()
+        yield
+        self.failures_while_armed = ctx.failures_seen() - before
+
+
+class Ballast(Switch):
+    """Declares checks_disk and wraps_command."""
+
+    name = "demo.ballast"
+    checks_disk = True
+    wraps_command = True
+
+    def wrap_command(self, argv: list[str], env: dict[str, str]) -> tuple[list[str], dict[str, str]]:
+        return ["wrapped", *argv], {**env, "BALLAST": "1"}
+
+
+def _handle(
+    tmp_path: pathlib.Path,
+    seed: int = 11,
+    get_proxy: ProxySource | None = None,
+    toxiproxy_url: str | None = None,
+) -> Chaos:
     registry = FaultRegistry()
-    for cls in (Switch, Nowhere, Crashy):
+    for cls in (Switch, Nowhere, Crashy, Proxied, Ballast):
         registry.register(cls)
     trial = Trial(scenario="s", index=0, seed=seed)
-    return Chaos(trial, workdir=tmp_path, make_fault=lambda name, params: registry.get(name)(**params))
+    return Chaos(
+        trial,
+        workdir=tmp_path,
+        make_fault=lambda name, params: registry.get(name)(**params),
+        get_proxy=get_proxy,
+        toxiproxy_url=toxiproxy_url,
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -174,3 +215,76 @@ def test_standalone_inject_raises_on_residue(tmp_path: pathlib.Path) -> None:
         inject("dns.fail", hosts="a.invalid", target={"watch_roots": [tmp_path]}),
     ):
         (tmp_path / "half.part").write_bytes(b"x")
+
+
+def test_only_faults_declaring_needs_proxy_get_the_proxy(tmp_path: pathlib.Path) -> None:
+    """The proxy fixture is asked for (once) only by a needs_proxy fault, which gets it as a ProxyBackend."""
+    asked: list[int] = []
+    server = EmbeddedToxiproxy(start_api=False)
+
+    def get_proxy() -> EmbeddedToxiproxy:
+        asked.append(1)
+        return server
+
+    chaos = _handle(tmp_path, get_proxy=get_proxy)
+    with chaos.inject("demo.switch", proxy="hub"):
+        pass
+    assert asked == []
+    with chaos.inject("demo.proxied", proxy="hub") as first, chaos.inject("demo.proxied") as second:
+        pass
+    assert asked == [1]
+    assert isinstance(first.seen_proxy, EmbeddedProxyBackend)  # type: ignore[attr-defined]  # set by arm()
+    assert first.seen_proxy is second.seen_proxy  # type: ignore[attr-defined]  # one backend per trial
+
+
+def test_toxiproxy_url_wins_over_the_embedded_proxy(tmp_path: pathlib.Path) -> None:
+    """With --toxiproxy-url the needs_proxy fault gets a REST backend and the fixture is never started."""
+    chaos = _handle(
+        tmp_path, get_proxy=lambda: pytest.fail("the embedded proxy was started"), toxiproxy_url="http://x:1"
+    )
+    with chaos.inject("demo.proxied") as fault:
+        pass
+    assert isinstance(fault.seen_proxy, RestProxyBackend)  # type: ignore[attr-defined]  # set by arm()
+    assert fault.seen_proxy.url == "http://x:1"  # type: ignore[attr-defined]  # as above
+
+
+def test_a_needs_proxy_fault_without_a_proxy_cannot_be_armed(tmp_path: pathlib.Path) -> None:
+    """No proxy in the trial: FaultArmError naming the fault and the fix (an indeterminate trial)."""
+    chaos = _handle(tmp_path)
+    with pytest.raises(FaultArmError) as caught, chaos.inject("demo.proxied"):
+        pass
+    assert str(caught.value) == (
+        "demo.proxied needs a proxy and this trial has none; fix: use the chaos_proxy fixture or --toxiproxy-url"
+    )
+    assert chaos.trial.residue == []
+
+
+def test_failures_the_target_reports_reach_the_fault(tmp_path: pathlib.Path) -> None:
+    """ctx.failures_seen counts the runtime's failure events, so a fault can tell the target met it."""
+    chaos = _handle(tmp_path, get_proxy=lambda: EmbeddedToxiproxy(start_api=False))
+    context = ErrorContext(FailureType.NETWORK_CONNECTIVITY_LOSS, Severity.MEDIUM)
+    with chaos.inject("demo.proxied") as fault:
+        chaos.runtime_hook(FailureEvent(context))
+        chaos.runtime_hook(FailureEvent(context))
+    assert fault.failures_while_armed == 2  # type: ignore[attr-defined]  # set by arm()
+
+
+def test_checks_disk_turns_the_free_space_check_on(tmp_path: pathlib.Path) -> None:
+    """A watched root gets the free-space check when the trial armed a checks_disk fault, not otherwise."""
+    for name, expect_disk_problem in (("demo.switch", False), ("demo.ballast", True)):
+        free = iter([10 << 30, 9 << 30])  # 1 GiB of free space lost while the tree did not grow
+        chaos = _handle(tmp_path)
+        chaos._watched.append(WatchedRoot(tmp_path / name, probe_free_bytes=lambda _path, free=free: next(free)))
+        with chaos.inject(name):
+            pass
+        problems = chaos.finish()
+        assert any("disk usage not back to baseline" in problem for problem in problems) is expect_disk_problem
+
+
+def test_wrap_command_applies_every_wrapping_fault_of_the_trial(tmp_path: pathlib.Path) -> None:
+    """Chaos.wrap_command runs the wraps_command faults (in arming order) and leaves the others out."""
+    chaos = _handle(tmp_path)
+    with chaos.inject("demo.switch"), chaos.inject("demo.ballast"), chaos.inject("demo.ballast"):
+        argv, env = chaos.wrap_command(["python", "-c", "pass"], {"A": "1"})
+    assert argv == ["wrapped", "wrapped", "python", "-c", "pass"]
+    assert env == {"A": "1", "BALLAST": "1"}

@@ -1,16 +1,18 @@
-"""The fault contract: typed parameters, validation messages, the registry."""
+"""The fault contract: typed parameters, validation messages, arm() written once, capabilities, the registry."""
 
 from __future__ import annotations
 
 import contextlib
 import pathlib
+import re
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from chaos import Fault, FaultContext, FaultParamError, FaultRegistry, Param
+from chaos import Fault, FaultArmError, FaultContext, FaultParamError, FaultRegistry, Param
 from chaos.fault import REQUIRED
+from chaos.manager import ChaosManager
 
 
 class Demo(Fault):
@@ -24,13 +26,9 @@ class Demo(Fault):
         Param("leak", bool, False, "leave residue"),
     )
 
-    @contextlib.contextmanager
-    def _armed(self) -> Iterator[Fault]:
+    def arm(self, ctx: FaultContext) -> Iterator[None]:
         self.triggered = True
-        yield self
-
-    def inject(self, ctx: FaultContext) -> contextlib.AbstractContextManager[Fault]:
-        return self._armed()
+        yield
 
     def verify_reverted(self, ctx: FaultContext) -> list[str]:
         return ["leaked"] if self.values["leak"] else []
@@ -117,22 +115,185 @@ def test_registry_rejects_non_faults_and_bad_names() -> None:
         registry.register(Nameless)
 
 
-def test_plugin_fault_replaces_builtin_but_never_the_reverse() -> None:
-    """A plugin fault overrides a built-in one of the same name regardless of registration order."""
+def test_registry_keeps_the_first_class_and_lists_the_shadowed() -> None:
+    """The registry keeps the first registration of a name (the plugin manager calls in precedence order)."""
 
-    class Builtin(Demo):
+    class First(Demo):
         pass
 
-    Builtin.__module__ = "chaos.faults.demo"
-
-    class Plugin(Demo):
+    class Second(Demo):
         pass
 
-    for order in ((Builtin, Plugin), (Plugin, Builtin)):
-        registry = FaultRegistry()
-        for cls in order:
-            registry.register(cls)
-        assert registry.get("demo.fault") is Plugin
+    registry = FaultRegistry()
+    registry.register(First)
+    registry.register(Second)
+    registry.register(Second)
+    assert registry.get("demo.fault") is First
+    assert registry.shadowed("demo.fault") == [Second]
+    registry.clear()
+    assert len(registry) == 0
+
+
+def test_registry_rejects_classes_that_break_the_contract() -> None:
+    """No arm()/inject(), a wrap_command without wraps_command (or the reverse), a non-bool capability."""
+
+    class NoArm(Fault):
+        name = "demo.noarm"
+
+        def verify_reverted(self, ctx: FaultContext) -> list[str]:
+            return []
+
+    class Wraps(Demo):
+        name = "demo.wraps"
+
+        def wrap_command(self, argv: list[str], env: dict[str, str]) -> tuple[list[str], dict[str, str]]:
+            return ["wrapper", *argv], env
+
+    class Claims(Demo):
+        name = "demo.claims"
+        wraps_command = True
+
+    class Vague(Demo):
+        name = "demo.vague"
+        needs_proxy = "yes"  # type: ignore[assignment]  # the wrong type is the point of the test
+
+    cases = [
+        (NoArm, "demo.noarm defines neither arm() nor inject(); fix: write arm(self, ctx) as a generator"),
+        (Wraps, "demo.wraps overrides wrap_command but declares wraps_command=False; fix: set it True"),
+        (Claims, "demo.claims declares wraps_command=True without a wrap_command(); fix: implement it"),
+        (Vague, "demo.vague.needs_proxy must be True or False; fix: declare it as a bool class attribute"),
+    ]
+    for cls, message in cases:
+        with pytest.raises(FaultParamError) as caught:
+            FaultRegistry().register(cls)
+        assert str(caught.value) == message
+    Wraps.wraps_command = True
+    assert FaultRegistry().register(Wraps) is Wraps
+
+
+def test_a_fault_overriding_inject_itself_still_works(tmp_path: pathlib.Path) -> None:
+    """The template is the default: a plugin that writes inject() directly registers and runs unchanged."""
+
+    class Direct(Demo):
+        name = "demo.direct"
+
+        @contextlib.contextmanager
+        def _block(self) -> Iterator[Fault]:
+            self.triggered = True
+            yield self
+
+        def inject(self, ctx: FaultContext) -> contextlib.AbstractContextManager[Fault]:
+            return self._block()
+
+    assert FaultRegistry().register(Direct) is Direct
+    fault = Direct(delay_s=1)
+    with fault.inject(FaultContext.for_seed(1, tmp_path)) as armed:
+        assert armed is fault
+    assert fault.triggered
+
+
+class Fragile(Demo):
+    """Arms by opening a file that may not exist; counts reverts."""
+
+    name = "demo.fragile"
+    params = (*Demo.params, Param("path", str, "", "file opened while arming"))
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        self.reverts = 0
+
+    def arm(self, ctx: FaultContext) -> Iterator[None]:
+        with open(self.values["path"], "rb"):
+            pass
+        try:
+            yield
+        finally:
+            self.reverts += 1
+
+
+def test_arm_is_the_context_manager_and_reverts_on_error(tmp_path: pathlib.Path) -> None:
+    """inject() runs arm() up to its yield, returns the fault, and reverts also when the block raises; the
+    block's own error reaches the caller unchanged."""
+    present = tmp_path / "present"
+    present.write_bytes(b"")
+    fault = Fragile(delay_s=1, path=str(present))
+    seen: list[Fault] = []
+
+    def body() -> None:
+        with fault.inject(FaultContext.for_seed(1, tmp_path)) as armed:
+            seen.append(armed)
+            raise KeyError("from the block")
+
+    with pytest.raises(KeyError, match="from the block"):
+        body()
+    assert seen == [fault]
+    assert fault.armed
+    assert fault.reverts == 1
+
+
+def test_an_os_error_while_arming_is_a_fault_arm_error(tmp_path: pathlib.Path) -> None:
+    """A missing target while arming raises FaultArmError naming the fault (indeterminate), not a bare OSError."""
+    fault = Fragile(delay_s=1, path=str(tmp_path / "missing"))
+    with pytest.raises(FaultArmError) as caught, fault.inject(FaultContext.for_seed(1, tmp_path)):
+        pass
+    assert str(caught.value).startswith("demo.fragile could not be armed: FileNotFoundError: ")
+    assert caught.value.fault == "demo.fragile"
+    assert isinstance(caught.value.__cause__, FileNotFoundError)
+    assert not fault.armed
+    assert fault.reverts == 0
+
+
+def test_param_to_json_is_structured() -> None:
+    """Param.to_json gives name, type, default, required, bounds, choices, unit and doc as data."""
+    assert Demo.params[0].to_json() == {
+        "name": "after_bytes",
+        "type": "int",
+        "default": 0,
+        "required": False,
+        "minimum": 0,
+        "maximum": 1 << 20,
+        "choices": None,
+        "unit": "bytes",
+        "doc": "bytes first",
+    }
+    assert Demo.params[1].to_json()["choices"] == ["bitflip", "truncate"]
+    assert Demo.params[2].to_json() | {"doc": ""} == {
+        "name": "delay_s",
+        "type": "float",
+        "default": None,
+        "required": True,
+        "minimum": None,
+        "maximum": None,
+        "choices": None,
+        "unit": "s",
+        "doc": "",
+    }
+    assert Demo.params[3].to_json()["default"] == []
+    assert Param("loss_rate", float).unit == ""
+    assert Param("rate", int, unit="kbps").unit == "kbps"
+
+
+def test_capabilities_default_to_false() -> None:
+    """A fault declares only the capabilities it has; the rest read False."""
+    assert Demo.capabilities() == {"needs_proxy": False, "checks_disk": False, "wraps_command": False}
+
+
+def test_no_fault_name_prefix_branching_outside_the_registry() -> None:
+    """The harness reads capabilities: no module outside chaos/fault.py tests a fault name's family prefix."""
+    root = pathlib.Path(__file__).resolve().parents[3]
+    families = sorted({name.split(".", 1)[0] for name in ChaosManager.build(third_party=False).registry.names()})
+    alternatives = "|".join(families)
+    pattern = re.compile(r"""startswith\(\s*\(?\s*["'](?:""" + alternatives + r""")\.""")
+    offenders = [
+        f"{path.relative_to(root)}:{number}"
+        for top in ("chaos", "scenarios", "plugins")
+        for path in sorted((root / top).rglob("*.py"))
+        if path.name != "fault.py" or path.parent.name != "chaos"
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+        if pattern.search(line)
+    ]
+    assert offenders == []
+    assert pattern.search('if name.startswith("network."):')
 
 
 def test_context_note_records_events(tmp_path: pathlib.Path) -> None:

@@ -21,6 +21,7 @@ EXPECTED = {
     "network.corrupt",
     "network.slow_open",
     "network.loss",
+    "network.noop",
     "disk.full",
     "vram.exhaust",
     "file.corrupt",
@@ -38,7 +39,7 @@ def _registry() -> FaultRegistry:
 
 
 def test_every_builtin_registers_through_its_hook() -> None:
-    """Each module's chaos_add_faults registers exactly the DESIGN §4.4 names (plus slow_open and loss)."""
+    """Each module's chaos_add_faults registers exactly the DESIGN §4.4 names (plus slow_open, loss and noop)."""
     assert set(_registry().names()) == EXPECTED
 
 
@@ -82,19 +83,29 @@ def test_bad_params_raise_one_clear_error(name: str, params: dict[str, object], 
         _registry().get(name)(**params)
 
 
-def test_toxic_bodies_carry_units_mapped_to_toxiproxy_attributes() -> None:
+def test_toxic_specs_carry_units_mapped_to_toxiproxy_attributes() -> None:
     """Params with units (latency_ms, rate_kbps, limit_bytes) become Toxiproxy's attribute names."""
-    body = NetworkFault.for_name("network.latency")(latency_ms=250, jitter_ms=5, stream="upstream").toxic_body("t")
-    assert body == {
+    spec = NetworkFault.for_name("network.latency")(latency_ms=250, jitter_ms=5, stream="upstream").toxic_spec("t")
+    assert spec.to_json() == {
         "name": "t",
         "type": "latency",
         "stream": "upstream",
         "toxicity": 1.0,
         "attributes": {"latency": 250, "jitter": 5},
     }
-    assert NetworkFault.for_name("network.bandwidth")(rate_kbps=10).toxic_body("b")["attributes"] == {"rate": 10}
-    assert NetworkFault.for_name("network.limit_data")(limit_bytes=7).toxic_body("l")["attributes"] == {"bytes": 7}
-    assert NetworkFault.for_name("network.loss")().toxic_body("p")["type"] == "packet_loss"
-    reset = NetworkFault.for_name("network.reset_peer")(after_bytes=65536).toxic_body("r")
-    assert reset["attributes"] == {"timeout": 0, "after_bytes": 65536}
+    assert NetworkFault.for_name("network.bandwidth")(rate_kbps=10).toxic_spec("b").attributes == {"rate": 10}
+    assert NetworkFault.for_name("network.limit_data")(limit_bytes=7).toxic_spec("l").attributes == {"bytes": 7}
+    assert NetworkFault.for_name("network.loss")().toxic_spec("p").type == "packet_loss"
+    reset = NetworkFault.for_name("network.reset_peer")(after_bytes=65536).toxic_spec("r")
+    assert reset.attributes == {"timeout": 0, "after_bytes": 65536}
     assert NetworkDown().values == {"proxy": ""}
+
+
+def test_capabilities_are_declared_where_the_harness_needs_them() -> None:
+    """needs_proxy for network.*, checks_disk for disk.full, wraps_command for disk.full and vram.exhaust."""
+    declared = {cls.name: sorted(name for name, value in cls.capabilities().items() if value) for cls in _registry()}
+    assert {name for name, caps in declared.items() if "needs_proxy" in caps} == {
+        name for name in EXPECTED if name.startswith("network.")
+    }
+    assert {name for name, caps in declared.items() if "checks_disk" in caps} == {"disk.full"}
+    assert {name for name, caps in declared.items() if "wraps_command" in caps} == {"disk.full", "vram.exhaust"}

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from chaos.errors import FaultParamError
+from chaos.errors import FaultArmError, FaultParamError
 from chaos.fault import FaultContext
 from chaos.faults.install import OrphanPartial, StaleLock, repo_folder
 
@@ -113,6 +113,6 @@ def test_existing_file_is_not_overwritten(tmp_path: pathlib.Path) -> None:
     existing.parent.mkdir(parents=True)
     existing.write_text("real")
     fault = StaleLock(kind="flock", lock_path=".locks/l.lock")
-    with pytest.raises(FaultParamError, match="already exists"), fault.inject(_ctx(tmp_path)):
+    with pytest.raises(FaultArmError, match="already exists"), fault.inject(_ctx(tmp_path)):
         pass
     assert existing.read_text() == "real"
