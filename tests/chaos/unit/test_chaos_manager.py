@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import importlib.metadata
 import pathlib
+import re
 import tomllib
 import types
 from collections.abc import Iterator
@@ -144,6 +145,17 @@ def test_builtin_families_are_entry_points_of_this_distribution() -> None:
     }
     assert installed == set(families)
     assert set(families) <= set(ChaosManager.build(third_party=False).plugin_names())
+
+
+def test_the_documented_builtin_table_is_the_one_in_pyproject() -> None:
+    """docs/fault-plugins.md shows the built-in entry-point table exactly as pyproject.toml declares it."""
+    page = (ROOT / "docs" / "fault-plugins.md").read_text()
+    (shown,) = [block for block in re.findall(r"```toml\n(.*?)```", page, re.DOTALL) if "chaos.faults." in block]
+    assert (
+        tomllib.loads(shown)["project"]["entry-points"][ENTRY_POINT_GROUP]
+        == tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["entry-points"][ENTRY_POINT_GROUP]
+    )
+    assert shown in (ROOT / "pyproject.toml").read_text()
 
 
 def test_missing_builtin_metadata_fails_loudly(monkeypatch: pytest.MonkeyPatch) -> None:
