@@ -114,7 +114,8 @@ class _ProxyFault(Fault):
         try:
             known = backend.proxy_names()
         except ProxyBackendError as error:
-            raise FaultArmError(f"{self.name}: cannot list the proxies of {backend.location}: {error}") from error
+            message = f"{self.name}: cannot list the proxies of {backend.location}: {error}"
+            raise FaultArmError(message, fault=self.name) from error
         if proxy not in known:
             listed = ", ".join(repr(name) for name in known) or "none"
             message = (
@@ -240,7 +241,8 @@ class NetworkDown(_ProxyFault):
         try:
             backend.set_enabled(proxy, False)
         except ProxyBackendError as error:
-            raise FaultArmError(f"{self.name}: {backend.location} refused to disable {proxy!r}: {error}") from error
+            message = f"{self.name}: {backend.location} refused to disable proxy {proxy!r}: {error}"
+            raise FaultArmError(message, fault=self.name) from error
         self._disabled = True
         ctx.note("network.down", proxy=proxy, connections_cut=live, backend=backend.name)
         try:
