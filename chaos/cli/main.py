@@ -24,6 +24,10 @@ _COMMAND_MODULES = (
     "chaos.cli.report",  # resilience report merge
     "chaos.cli.proxy",  # resilience proxy serve
     "chaos.cli.targets",  # resilience hub serve, resilience index serve
+    "chaos.cli.monitor",  # resilience monitor serve|check|status
+    "chaos.cli.deploy",  # resilience deploy --environment E | --validate-only | --rollback
+    "chaos.cli.config",  # resilience config template KIND
+    "chaos.cli.models",  # resilience models status|verify|mark-corrupted|ensure|gc|report
 )
 
 

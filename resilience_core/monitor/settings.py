@@ -16,7 +16,7 @@ without ``check_interval_seconds`` from its ``monitoring.health_check_interval_s
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +27,9 @@ from resilience_core.monitor.rules import ThresholdRule, rules_from_config
 
 if TYPE_CHECKING:
     from resilience_core.config.reliability import ReliabilityConfig
+    from resilience_core.monitor.alerts import Monitor
+    from resilience_core.monitor.samples import Collector
+    from resilience_core.monitor.store import MetricsStore
 
 __all__ = ["MonitorSettings"]
 
@@ -178,3 +181,27 @@ class MonitorSettings:
         except InputError as error:
             raise ConfigError(str(error), field="<file>", value=source, source=source, allowed="JSON or TOML") from None
         return cls.from_mapping(data, source=source, config=config, base_dir=file.parent)
+
+    def store(self) -> MetricsStore:
+        """The metrics store at ``database``, with ``metrics_retention_days`` retention."""
+        from resilience_core.monitor.store import MetricsStore
+
+        return MetricsStore(self.database, retention_s=self.retention_s)
+
+    def build(self, *, collectors: Iterable[Collector] = (), instance: str = "") -> Monitor:
+        """A :class:`~resilience_core.monitor.alerts.Monitor` with the machine probes (``disk_paths``), the HTTP
+        ``probes``, ``collectors`` and the configured rules and channels."""
+        from resilience_core.monitor.alerts import Monitor
+        from resilience_core.monitor.channels import make_channel
+        from resilience_core.monitor.samples import http_probe, system_collector
+
+        probes: list[Collector] = [system_collector(self.disk_paths)]
+        probes += [http_probe(p["url"], name=p["name"], timeout_s=self.health_check_timeout_s) for p in self.probes]
+        channels = [make_channel(spec, index=i) for i, spec in enumerate(self.channels)]
+        return Monitor(
+            self.store(),
+            [*probes, *collectors],
+            self.rules,
+            [c for c in channels if c is not None],
+            instance=instance,
+        )
