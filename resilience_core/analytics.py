@@ -125,6 +125,7 @@ class ErrorAnalytics:
             ctx = event.context  # type: ignore[union-attr]  # kind narrows the union
             raw = ctx.details.get("raw_type") if isinstance(ctx.details, Mapping) else None
             error_type = str(raw or (type(ctx.error).__name__ if ctx.error is not None else ctx.failure_type.value))
+            error_type = error_type.removeprefix("builtins.")
             record = ErrorRecord(
                 now,
                 self._wall(),

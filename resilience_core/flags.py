@@ -152,7 +152,7 @@ class Flag:
 
 
 def _flag(name: str, state: str, percent: float, description: str) -> Flag:
-    return Flag(name, FlagState(state), percent, None, description)
+    return Flag(name, FlagState(state), float(percent), None, description)
 
 
 DEFAULT_FLAGS: Mapping[str, Flag] = {

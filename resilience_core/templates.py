@@ -185,8 +185,9 @@ def _flags() -> str:
         "#              target_percentage = 100.0, increment_percentage = 10.0, increment_interval_hours = 24 }",
     ]
     for name, flag in sorted(DEFAULT_FLAGS.items()):
-        lines += ["", f"# {flag.description}", f"[flags.{name}]", f'state = "{flag.state.value}"']
+        lines += ["", f"[flags.{name}]", f'state = "{flag.state.value}"']
         lines.append(f"rollout_percentage = {flag.rollout_percentage:g}")
+        lines.append(f"description = {json.dumps(flag.description)}")
     return "\n".join(lines) + "\n"
 
 
