@@ -51,7 +51,7 @@ class _StoreCollector:
                 family = families[name] = GaugeMetricFamily(name, help_text, labels=labels)
             values = [str(sample.tags.get(k, "")) for k in sorted(sample.tags)]
             if len(values) == len(family._labelnames):  # one label set per family
-                family.add_metric(values, sample.value, timestamp=sample.ts)
+                family.add_metric(values, sample.value)  # no timestamp: a pushgateway refuses them
         yield from families.values()
         active = GaugeMetricFamily(
             metric_name(self.prefix, "alerts_active"), "Alerts raised and not resolved yet.", labels=["level"]
