@@ -147,7 +147,7 @@ def test_disk_full_raises_one_disk_alert(chaos: Any, tmp_path: Path, alert_recei
     _assert_delivered_once(store, alert_receiver)
 
 
-NETWORK_FAULTS = (
+NETWORK_FAULTS: tuple[tuple[str, dict[str, int]], ...] = (
     ("network.down", {}),
     ("network.timeout", {"timeout_ms": 0}),
     ("network.reset_peer", {"after_bytes": 0}),
