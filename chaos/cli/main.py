@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 _EXTRA_OF = {"pytest": "chaos", "pluggy": "chaos", "hypothesis": "chaos", "rich": "chaos", "pyfakefs": "chaos"}
-_EXTRA_OF |= {"huggingface_hub": "hub", "filelock": "hub", "pypiserver": "index"}
+_EXTRA_OF |= {"huggingface_hub": "hub", "filelock": "hub", "pypiserver": "index", "prometheus_client": "monitor"}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
