@@ -24,6 +24,10 @@ _COMMAND_MODULES = (
     "chaos.cli.report",  # resilience report merge
     "chaos.cli.proxy",  # resilience proxy serve
     "chaos.cli.targets",  # resilience hub serve, resilience index serve
+    "chaos.cli.monitor",  # resilience monitor serve|check|status
+    "chaos.cli.deploy",  # resilience deploy --environment E | --validate-only | --rollback
+    "chaos.cli.config",  # resilience config template KIND
+    "chaos.cli.models",  # resilience models status|verify|mark-corrupted|ensure|gc|report
 )
 
 
@@ -48,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 _EXTRA_OF = {"pytest": "chaos", "pluggy": "chaos", "hypothesis": "chaos", "rich": "chaos", "pyfakefs": "chaos"}
-_EXTRA_OF |= {"huggingface_hub": "hub", "filelock": "hub", "pypiserver": "index"}
+_EXTRA_OF |= {"huggingface_hub": "hub", "filelock": "hub", "pypiserver": "index", "prometheus_client": "monitor"}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
