@@ -64,11 +64,15 @@ def _load(args: argparse.Namespace) -> tuple[ReliabilityConfig, MonitorSettings]
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from resilience_core.errors import ResilienceError
     from resilience_core.hub.catalog import Catalog, ModelWatch
     from resilience_core.monitor.health import HealthService
     from resilience_core.monitor.prometheus import exposition
-    from resilience_core.monitor.server import HealthServer
+    from resilience_core.monitor.server import HealthServer, is_loopback
 
+    if not is_loopback(args.host) and not args.allow_remote:
+        # Refuse before anything is created: a refused start leaves no database behind.
+        raise ResilienceError(f"--host {args.host!r} is not loopback; fix: use 127.0.0.1, or pass --allow-remote")
     config, settings = _load(args)
     store = settings.store()
     watch = ModelWatch(Catalog.load(args.catalog)) if args.catalog else None
