@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from resilience_core.recovery.matching import Facts, Rule, full_name, mro_names, safe_getattr
+from resilience_core.recovery.network import host_of, host_of_url, network_cause, tls_reason
 from resilience_core.recovery.taxonomy import RETRYABLE_FAILURE_TYPES, ErrorContext, FailureType, Severity
 
 __all__ = ["Categorizer", "Classification", "Rule", "categorize", "default_rules", "mro_names"]
@@ -57,18 +58,44 @@ def _chain(error: BaseException) -> list[BaseException]:
 _SIZE_UNITS = {"b": 1, "bytes": 1, "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "kb": 10**3, "mb": 10**6}
 _SIZE_UNITS |= {"gb": 10**9, "tib": 1 << 40, "tb": 10**12}
 _ALLOCATE = re.compile(r"allocat\w*\s+([\d,.]+)\s*(bytes|[kmgt]i?b|b)\b", re.IGNORECASE)
+# torch >= 2.1: "of which 11.06 MiB is free"; older: "; 3.03 GiB free;"
+_FREE = re.compile(
+    r"of which ([\d,.]+)\s*(bytes|[kmgt]i?b|b) is free|;\s*([\d,.]+)\s*([kmgt]i?b) free\b", re.IGNORECASE
+)
 _CONSISTENCY = re.compile(r"should be of size (\d+) but has size (\d+)")
+_CA_BUNDLE_PATH = re.compile(r"invalid path: (\S+)")
+_NETWORK_TYPES = frozenset({FailureType.NETWORK_CONNECTIVITY_LOSS, FailureType.NETWORK_TIMEOUT})
+# Failure types whose guidance names a host: the host comes from the URL, else from the client's words.
+_HOST_TYPES = _NETWORK_TYPES | {
+    FailureType.HTTP_ERROR,
+    FailureType.PERMISSION_DENIED,
+    FailureType.BANDWIDTH_LIMITATION,
+    FailureType.MODEL_DOWNLOAD_FAILURE,
+    FailureType.DEPENDENCY_MISSING,
+    FailureType.DEPENDENCY_INSTALL_FAILURE,
+}
+
+
+def _size(number: str, unit: str) -> int | None:
+    try:
+        value = float(number.replace(",", ""))
+    except ValueError:
+        return None
+    return int(value * _SIZE_UNITS.get(unit.lower(), 1))
 
 
 def _bytes_needed(text: str) -> int | None:
     match = _ALLOCATE.search(text)
+    return None if match is None else _size(match.group(1), match.group(2))
+
+
+def _bytes_free(text: str) -> int | None:
+    match = _FREE.search(text)
     if match is None:
         return None
-    try:
-        number = float(match.group(1).replace(",", ""))
-    except ValueError:
-        return None
-    return int(number * _SIZE_UNITS.get(match.group(2).lower(), 1))
+    if match.group(1) is not None:
+        return _size(match.group(1), match.group(2))
+    return _size(match.group(3), match.group(4))
 
 
 class _Plan:
@@ -237,9 +264,18 @@ class Categorizer:
             details["retryable"] = FailureType.UNKNOWN in RETRYABLE_FAILURE_TYPES
             return details
         if rule._reads_size:
-            needed = _bytes_needed(matched.text() if matched is not None else outer.message())
+            text = matched.text() if matched is not None else outer.message()
+            needed = _bytes_needed(text)
             if needed is not None:
                 details["bytes_needed"] = needed
+            free = _bytes_free(text)
+            if free is not None:
+                details["bytes_free"] = free
+        failure_type = rule.failure_type
+        if failure_type in _NETWORK_TYPES:
+            _network_details(chain, details)
+        if failure_type in _HOST_TYPES or "url" in details:
+            _host_details(chain, details)
         if rule.name == "hf-consistency-check":
             sizes = _CONSISTENCY.search(matched.text() if matched is not None else "")
             if sizes is not None:
@@ -247,6 +283,34 @@ class Categorizer:
                 details["received_size_bytes"] = int(sizes.group(2))
         details["retryable"] = rule._retryable
         return details
+
+
+def _network_details(chain: list[Facts], details: dict[str, Any]) -> None:
+    cause = network_cause(chain)
+    if cause is None:
+        return
+    details["network_cause"] = cause
+    if cause == "tls":
+        text = "\n".join(f.text() for f in chain)
+        details["tls"] = tls_reason(text)
+        if "path" not in details:
+            bundle = _CA_BUNDLE_PATH.search(text)
+            if bundle is not None:
+                details["path"] = bundle.group(1)
+
+
+def _host_details(chain: list[Facts], details: dict[str, Any]) -> None:
+    url = details.get("url")
+    found = host_of_url(url) if isinstance(url, str) else None
+    if found is None:
+        for facts in chain:
+            found = host_of(facts.text())
+            if found is not None:
+                break
+    if found is not None:
+        details["host"] = found[0]
+        if found[1] is not None:
+            details["port"] = found[1]
 
 
 def _response_details(response: object, details: dict[str, Any]) -> None:

@@ -1,9 +1,10 @@
 """The built-in categorization rules: one table, ordered by priority (higher wins across the cause chain).
 
-Bands: 100-85 traps that must win over everything (disk full wrapped anywhere, our own IntegrityError,
-permission, EINVAL from ``torch.load``); 80-70 resources and HTTP status; 65-55 pip, imports, corruption;
-52-40 network and timeouts; below 30 wrappers that only speak when their cause says nothing
-(``LocalEntryNotFoundError`` hides its cause). Names only: no framework is imported here.
+Bands: 100-85 traps that must win over everything (disk full wrapped anywhere, our own IntegrityError, TLS
+(93-91, in :mod:`.rules_network`), permission, EINVAL from ``torch.load``); 80-70 resources and HTTP status;
+65-55 pip, imports, corruption; 52-40 network and timeouts (:mod:`.rules_network`); below 30 wrappers that only
+speak when their cause says nothing (``LocalEntryNotFoundError`` hides its cause). Names only: no framework is
+imported here.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import errno
 import re
 
 from resilience_core.recovery.matching import Rule, safe_getattr
+from resilience_core.recovery.rules_network import build_network_rules
 from resilience_core.recovery.taxonomy import FailureType as F
 from resilience_core.recovery.taxonomy import Severity as S
 
@@ -30,12 +32,14 @@ _CORRUPTION_MESSAGE = (
     r"header too (large|small)|HeaderTooLarge|HeaderTooSmall|incomplete metadata|invalid header"
     r"|Error while deserializing|PytorchStreamReader failed|failed finding central directory"
     r"|Weights only load failed|legacy \.tar format|is not a valid JSON file|invalid load key"
+    r"|unexpected EOF, expected \d+ more bytes|The file might be corrupted"
 )
 _PIP_NETWORK = (
     r"NewConnectionError|Connection refused|Read timed out|Max retries exceeded|connection broken"
     r"|Temporary failure in name resolution|Network is unreachable|ConnectTimeoutError|Connection reset"
     # pip >= 25 reports a broken wheel download as error `incomplete-download`, not as a urllib3 error.
     r"|Connection interrupted while downloading|incomplete-download|issue with network connectivity"
+    r"|IncompleteRead|ProtocolError|ReadTimeoutError|ProxyError|Network is unreachable"
 )
 
 
@@ -151,10 +155,10 @@ def build_default_rules() -> list[Rule]:
         Rule(
             F.RAM_EXHAUSTION,
             S.HIGH,
-            message=r"DefaultCPUAllocator: can't allocate memory",
+            message=r"DefaultCPUAllocator: (can't allocate memory|not enough memory)|posix_memalign\(",
             priority=78,
             name="ram-oom-message",
-            keywords=("defaultcpuallocator",),
+            keywords=("defaultcpuallocator", "posix_memalign"),
         ),
         Rule(F.RAM_EXHAUSTION, S.HIGH, types=("MemoryError",), priority=75, name="memory-error"),
         Rule(F.RAM_EXHAUSTION, S.HIGH, errnos=(errno.ENOMEM,), priority=75, name="enomem"),
@@ -214,6 +218,9 @@ def build_default_rules() -> list[Rule]:
                 "timeouterror",
                 "incomplete-download",
                 "connectivity",
+                "incompleteread",
+                "protocolerror",
+                "proxyerror",
             ),
         ),
         Rule(
@@ -304,6 +311,8 @@ def build_default_rules() -> list[Rule]:
                 "invalid load key",
                 "incomplete metadata",
                 "deserializ",
+                "unexpected eof",
+                "might be corrupted",
             ),
         ),
         Rule(
@@ -320,78 +329,7 @@ def build_default_rules() -> list[Rule]:
             priority=55,
             name="json-decode",
         ),
-        # --- network -------------------------------------------------------------------------------------
-        Rule(
-            F.NETWORK_TIMEOUT,
-            S.MEDIUM,
-            types=(
-                "httpx.TimeoutException",
-                "httpx2.TimeoutException",
-                "requests.Timeout",
-                "requests.exceptions.Timeout",
-                "urllib3.TimeoutError",
-                "urllib3.exceptions.TimeoutError",
-                "httpcore.TimeoutException",
-                "httpcore2.TimeoutException",
-            ),
-            priority=52,
-            name="http-client-timeout",
-        ),
-        Rule(
-            F.NETWORK_CONNECTIVITY_LOSS,
-            S.MEDIUM,
-            types=(
-                "httpx.NetworkError",
-                "httpx.RemoteProtocolError",
-                "httpx2.NetworkError",
-                "httpx2.RemoteProtocolError",
-                "httpcore.NetworkError",
-                "httpcore.RemoteProtocolError",
-                "httpcore2.NetworkError",
-                "httpcore2.RemoteProtocolError",
-                "requests.ConnectionError",
-                "requests.exceptions.ConnectionError",
-                "requests.ChunkedEncodingError",
-                "requests.exceptions.ChunkedEncodingError",
-                "urllib3.ProtocolError",
-                "urllib3.NewConnectionError",
-                "urllib3.MaxRetryError",
-                "urllib3.exceptions.ProtocolError",
-                "huggingface_hub.OfflineModeIsEnabled",
-                "http.client.IncompleteRead",
-                "http.client.RemoteDisconnected",
-                "socket.gaierror",
-                "ConnectionError",
-                "urllib.error.URLError",
-                "ssl.SSLError",
-            ),
-            priority=50,
-            name="network-connectivity",
-        ),
-        Rule(
-            F.NETWORK_CONNECTIVITY_LOSS,
-            S.MEDIUM,
-            errnos=(
-                errno.ECONNRESET,
-                errno.ECONNREFUSED,
-                errno.ECONNABORTED,
-                errno.ENETUNREACH,
-                errno.ENETDOWN,
-                errno.EHOSTUNREACH,
-                errno.EPIPE,
-            ),
-            priority=48,
-            name="network-errno",
-        ),
-        Rule(F.NETWORK_TIMEOUT, S.MEDIUM, errnos=(errno.ETIMEDOUT,), priority=48, name="timeout-errno"),
-        Rule(F.NETWORK_TIMEOUT, S.MEDIUM, types=("TimeoutError",), priority=45, name="timeout"),
-        Rule(
-            F.NETWORK_CONNECTIVITY_LOSS,
-            S.MEDIUM,
-            types=("httpx.TransportError", "httpx2.TransportError"),
-            priority=40,
-            name="http-transport",
-        ),
+        *build_network_rules(),
         # --- weaker, generic -----------------------------------------------------------------------------
         Rule(F.MODEL_CORRUPTION_DETECTED, S.MEDIUM, types=("UnicodeDecodeError",), priority=35, name="bad-text"),
         Rule(F.MODEL_CORRUPTION_DETECTED, S.MEDIUM, types=("EOFError",), priority=30, name="eof"),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from resilience_core.recovery.strategies.advice import advice_for
 from resilience_core.recovery.strategies.base import Attempt
 from resilience_core.recovery.taxonomy import ErrorContext, FailureType, RecoveryResult, Severity
 
@@ -22,11 +23,17 @@ F = FailureType
 GUIDANCE: Mapping[FailureType, tuple[str, tuple[str, ...]]] = {
     F.NETWORK_CONNECTIVITY_LOSS: (
         "The connection to the download server was lost.",
-        ("Check your internet connection.", "Retry the installation; finished files are kept."),
+        (
+            "Retry: finished files are kept and partial downloads resume.",
+            (
+                "If this repeats, raise retry.max_retries in the reliability config or add a mirror to "
+                "recovery.alternative_sources."
+            ),
+        ),
     ),
     F.NETWORK_TIMEOUT: (
         "The download server did not answer in time.",
-        ("Check your connection speed.", "Retry later or raise timeouts.*_seconds in the reliability config."),
+        ("Check your connection speed.", "Raise timeouts.<operation>_seconds in the reliability config."),
     ),
     F.BANDWIDTH_LIMITATION: (
         "The server is limiting how fast or how often we may download.",
@@ -34,11 +41,11 @@ GUIDANCE: Mapping[FailureType, tuple[str, tuple[str, ...]]] = {
     ),
     F.HTTP_ERROR: (
         "The download server answered with an error.",
-        ("Check that the model name and revision exist.", "Retry later if the server reported an outage."),
+        ("Check the repository id and revision, and HF_ENDPOINT.", "Retry later if the server reported an outage."),
     ),
     F.MODEL_DOWNLOAD_FAILURE: (
         "A model file could not be downloaded.",
-        ("Check the model name and revision.", "Retry the installation; finished files are kept."),
+        ("Check the repository id and revision.", "Retry the installation; finished files are kept."),
     ),
     F.MODEL_CORRUPTION_DETECTED: (
         "A model file is damaged.",
@@ -50,43 +57,46 @@ GUIDANCE: Mapping[FailureType, tuple[str, tuple[str, ...]]] = {
     ),
     F.MODEL_VERSION_MISMATCH: (
         "The requested model revision does not exist.",
-        ("Check the revision (branch, tag or commit) in your configuration.",),
+        ("Check the revision (branch, tag or commit) in the installer's models[].revision.",),
     ),
     F.MODEL_LOADING_TIMEOUT: (
         "Loading the model took too long.",
-        ("Close other programs using the GPU or disk.", "Raise timeouts.validation_seconds in the config."),
+        ("Close other programs using the GPU or disk.", "Raise timeouts.validation_seconds in the reliability config."),
     ),
     F.MODEL_COMPATIBILITY_ERROR: (
         "The model is not compatible with this installation.",
-        ("Update the application, or choose a model version it supports.",),
+        ("Update the application, or choose a model revision it supports (models[].revision).",),
     ),
     F.VRAM_EXHAUSTION: (
         "The GPU ran out of memory.",
-        ("Close other programs using the GPU.", "Choose a lower quality preset or a smaller batch size."),
+        ("Close other programs using the GPU.", "Lower batch_size or choose a lower quality preset."),
     ),
     F.RAM_EXHAUSTION: (
         "The computer ran out of memory.",
-        ("Close other programs.", "Choose a lower quality preset."),
+        ("Close other programs.", "Lower batch_size or choose a lower quality preset."),
     ),
     F.STORAGE_SPACE_INSUFFICIENT: (
         "The disk is full.",
-        ("Free disk space (empty the trash, remove old downloads).", "Or choose a folder on a larger disk."),
+        ("Free disk space (empty the trash, remove old downloads).", "Or choose an install_dir on a larger disk."),
     ),
     F.PERMISSION_DENIED: (
         "Permission was denied.",
-        ("Check that you can write to the install folder.", "Set an access token if the model is gated."),
+        ("Check that you can write to the install_dir.", "Set HF_TOKEN if the model is gated or private."),
     ),
     F.DEPENDENCY_MISSING: (
         "A required package is missing or has no version for this system.",
-        ("Check your Python version and platform.", "Install the package by hand and run the installer again."),
+        ("Check your Python version and platform.", "Check --index-url and the requirement pins."),
     ),
     F.DEPENDENCY_INSTALL_FAILURE: (
         "A package failed to install.",
-        ("Read the pip output above for the cause.", "Retry with a working connection."),
+        ("Read the pip output above for the cause.", "Check --index-url and retry with a working connection."),
     ),
     F.LOCK_CONTENTION: (
         "Another installer is using the same files.",
-        ("Wait for the other installer to finish, or stop it.", "Remove stale *.lock files if none runs."),
+        (
+            "Wait for the other installer to finish, or stop it.",
+            "Stale *.lock files older than recovery.stale_lock_age_seconds are removed automatically.",
+        ),
     ),
     F.INVALID_PARAMETERS: (
         "A setting is invalid.",
@@ -98,11 +108,17 @@ GUIDANCE: Mapping[FailureType, tuple[str, tuple[str, ...]]] = {
     ),
     F.HARDWARE_OPTIMIZATION_FAILURE: (
         "The GPU could not be used.",
-        ("Install or update the GPU driver.", "Restart the computer if the GPU disappeared."),
+        (
+            "Install or update the GPU driver (nvidia-smi must list the GPU).",
+            "Restart the computer if the GPU disappeared.",
+        ),
     ),
     F.GENERATION_PIPELINE_ERROR: (
         "The generation pipeline failed.",
-        ("Retry with default settings.", "Report the error with the log file if it repeats."),
+        (
+            "Retry with default settings (batch_size, quality preset).",
+            "Report the error with the log file if it repeats.",
+        ),
     ),
     F.SYSTEM_RESOURCE_ERROR: (
         "The system ran out of a resource or reported a hardware error.",
@@ -113,14 +129,20 @@ GUIDANCE: Mapping[FailureType, tuple[str, tuple[str, ...]]] = {
         ("Retry the installation.", "If it fails again, report the error together with the log file."),
     ),
 }
+"""The generic sentence and steps per failure type, used when the failure says nothing more specific."""
 
 
 def guidance_for(ctx: ErrorContext, *, strategy: str = "guidance") -> RecoveryResult:
-    """The user-facing result for ``ctx``: message and steps; critical failures get a safe shutdown."""
-    message, steps = GUIDANCE.get(ctx.failure_type, GUIDANCE[F.UNKNOWN])
-    status = ctx.details.get("http_status")
-    if status is not None:
-        message = f"{message} (HTTP {status})"
+    """The user-facing result for ``ctx``: a message naming what broke, steps naming what to change; critical
+    failures get a safe shutdown."""
+    specific = advice_for(ctx)
+    if specific is not None:
+        message, steps = specific
+    else:
+        message, steps = GUIDANCE.get(ctx.failure_type, GUIDANCE[F.UNKNOWN])
+        status = ctx.details.get("http_status")
+        if status is not None:
+            message = f"{message} (HTTP {status})"
     path = ctx.details.get("path")
     if isinstance(path, str) and path:
         steps = (*steps, f"File involved: {path}")

@@ -23,6 +23,8 @@ MODULES = [
     "resilience_core.recovery.strategies.rollback",
     "resilience_core.recovery.strategies.source",
     "resilience_core.recovery.matching",
+    "resilience_core.recovery.network",
+    "resilience_core.recovery.strategies.advice",
     "resilience_core.paths",
     "resilience_core.documents",
     "resilience_core.state.atomic",
