@@ -48,6 +48,7 @@ _BY_TYPE = (
     ("httpx2.ProxyError", "proxy"),
     ("socket.gaierror", "dns"),
     ("urllib3.exceptions.NameResolutionError", "dns"),
+    ("urllib3.exceptions.NewConnectionError", ""),  # a ConnectTimeoutError by inheritance only: its words decide
     ("ConnectionRefusedError", "refused"),
     ("TimeoutError", "timeout"),
     ("httpx.TimeoutException", "timeout"),
@@ -142,7 +143,7 @@ def network_cause(chain: Sequence[Facts]) -> str | None:
         names = facts.names
         for name, cause in _BY_TYPE:
             if name in names:
-                if found is None or _RANK[cause] < _RANK[found]:
+                if cause and (found is None or _RANK[cause] < _RANK[found]):
                     found = cause
                 break
         if found is not None and (best is None or _RANK[found] < _RANK[best]):

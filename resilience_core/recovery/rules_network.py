@@ -87,6 +87,15 @@ def build_network_rules() -> list[Rule]:
             keywords=("ssl", "eof occurred"),
         ),
         # --- exception types of the HTTP clients -------------------------------------------------------------
+        # urllib3's NewConnectionError (and NameResolutionError) subclass ConnectTimeoutError for history's sake: a
+        # refused or unresolvable connection is not a timeout.
+        Rule(
+            F.NETWORK_CONNECTIVITY_LOSS,
+            S.MEDIUM,
+            types=("urllib3.NewConnectionError", "urllib3.exceptions.NewConnectionError"),
+            priority=53,
+            name="http-client-connect",
+        ),
         Rule(
             F.NETWORK_TIMEOUT,
             S.MEDIUM,
@@ -123,6 +132,8 @@ def build_network_rules() -> list[Rule]:
                 "urllib3.NewConnectionError",
                 "urllib3.MaxRetryError",
                 "urllib3.exceptions.ProtocolError",
+                "urllib3.ProxyError",
+                "urllib3.exceptions.ProxyError",
                 "huggingface_hub.OfflineModeIsEnabled",
                 "http.client.IncompleteRead",
                 "http.client.RemoteDisconnected",
