@@ -6,6 +6,7 @@ one. All of its state belongs to one call, so calls sharing a Runtime never see 
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 from collections.abc import Callable, Mapping
@@ -38,9 +39,19 @@ if TYPE_CHECKING:
     from resilience_core.recovery.strategies.breaker import CircuitBreakerBoard
     from resilience_core.recovery.taxonomy import RecoveryEvent
 
-__all__ = ["RecoveryCall", "RecoveryHost"]
+__all__ = ["CallOptions", "RecoveryCall", "RecoveryHost"]
+
+CallOptions = tuple[
+    "str | None", "Mapping[str, Any] | None", "PlanSpec | None", "int | None", "float | None", "str | None"
+]
+"""What one call of :meth:`Runtime.run` was given: (operation, params, plan, max_attempts, deadline_s, service)."""
 
 _log = logging.getLogger("resilience_core.recovery.runtime")
+
+# Correlation ids: a random per-process prefix and a counter, unique across threads and processes without a
+# syscall per failed call (os.urandom per call was a visible part of the recovered path).
+_ID_PREFIX = os.urandom(4).hex()
+_ID_COUNTER = itertools.count(1)
 
 
 class RecoveryHost(Protocol):
@@ -56,6 +67,10 @@ class RecoveryHost(Protocol):
     max_attempts: int
     deadline_s: float | None
     system_state: Callable[[], Mapping[str, Any]] | None
+    _hooks: tuple[Callable[[RecoveryEvent], object], ...]
+    _now: Callable[[], float]
+
+    def deadline_for(self, operation: str | None) -> float | None: ...
 
     def strategies_for(self, failure_type: FailureType) -> tuple[Strategy, ...]: ...
 
@@ -67,51 +82,40 @@ class RecoveryHost(Protocol):
 class RecoveryCall:
     """The recovery state of one failed call; lives only on the failure path."""
 
-    __slots__ = ("attempt", "contexts", "first_failure_s", "first_type", "plan", "results", "rt")
+    __slots__ = ("attempt", "contexts", "degraded", "first_failure_s", "first_type", "plan", "results", "rt")
 
-    def __init__(
-        self,
-        rt: RecoveryHost,
-        *,
-        operation: str | None,
-        params: Mapping[str, Any] | None,
-        plan: PlanSpec | None,
-        max_attempts: int | None,
-        deadline_s: float | None,
-        started: float,
-        service: str | None,
-    ) -> None:
+    def __init__(self, rt: RecoveryHost, options: CallOptions, started: float) -> None:
+        operation, params, plan, max_attempts, deadline_s, service = options
         self.rt = rt
         limit = max_attempts if max_attempts is not None else rt.max_attempts
         cap = testing_max_attempts()
         if cap is not None:
             limit = min(limit, cap)
         if deadline_s is None:
-            deadline_s = rt.deadline_s
-        if deadline_s is None:
-            deadline_s = rt.config.timeouts.for_operation(operation)
-        self.attempt = Attempt(
-            operation=operation,
-            params=dict(params) if params is not None else {},
-            max_attempts=max(1, limit),
-            clock=rt.clock,
-            started_s=started,
-            deadline_s=deadline_s,
-            rng=rt.rng,
-            budget=rt.retry_budget,
-            correlation_id=f"{operation or 'call'}-{os.urandom(6).hex()}",
-            service=service,
+            deadline_s = rt.deadline_for(operation)
+        self.attempt = Attempt.for_call(
+            operation,
+            dict(params) if params is not None else {},
+            max(1, limit),
+            rt.clock,
+            started,
+            deadline_s,
+            rt.rng,
+            rt.retry_budget,
+            f"{operation or 'call'}-{_ID_PREFIX}{next(_ID_COUNTER):04x}",
+            service,
         )
         self.plan = plan
         self.contexts: list[ErrorContext] = []
         self.results: list[RecoveryResult] = []
+        self.degraded = False  # any result so far degraded something
         self.first_failure_s: float | None = None
         self.first_type: FailureType | None = None
 
     def on_failure(self, error: BaseException) -> float:
         """Categorize ``error`` and run the plan; the wait before the next attempt, or raise RecoveryFailed."""
         rt, attempt = self.rt, self.attempt
-        now = rt.clock.monotonic()
+        now = rt._now()
         if self.first_failure_s is None:
             self.first_failure_s = now
         ctx = rt.categorizer.categorize(
@@ -132,7 +136,8 @@ class RecoveryCall:
         if self.first_type is None:
             self.first_type = ctx.failure_type
         rt.stats.record_failure(ctx.failure_type)
-        rt._emit(FailureEvent(ctx))
+        if rt._hooks:
+            rt._emit(FailureEvent(ctx))
         if attempt.number >= attempt.max_attempts:
             self._give_up(ctx, None, f"gave up after {attempt.number} attempt(s) (limit {attempt.max_attempts})")
         remaining = attempt.remaining_s()
@@ -165,23 +170,34 @@ class RecoveryCall:
 
     def _run_strategy(self, strategy: Strategy, ctx: ErrorContext) -> RecoveryResult:
         rt, attempt = self.rt, self.attempt
-        t0 = rt.clock.monotonic()
+        t0 = rt._now()
         try:
             result = strategy.recover(ctx, attempt)
         except Exception as exc:  # noqa: BLE001 -- a broken strategy must not hide the failure it handles
             _log.exception("resilience strategy %r failed", strategy.name)
             result = RecoveryResult(False, strategy.name, message=f"strategy {strategy.name!r} raised {exc!r}")
-        changes = attempt.take_changes()
-        duration = rt.clock.monotonic() - t0
-        if changes or not result.recovery_time_s:
-            result = replace(
-                result,
-                system_changes={**result.system_changes, **changes},
-                recovery_time_s=result.recovery_time_s or duration,
+        changes = attempt.take_changes() if attempt._pending else None
+        # A hand-over that changed nothing did no recovery work: it is not timed (and not rebuilt, which on the
+        # recovered path is where most of the time of the strategies that pass would go).
+        if changes or (not result.recovery_time_s and (result.success or result.system_changes)):
+            # Positional, in field order: dataclasses.replace() costs several times more, on every strategy run.
+            result = RecoveryResult(
+                result.success,
+                result.strategy,
+                result.recovery_time_s or rt._now() - t0,
+                result.message,
+                result.user_message,
+                result.actionable_steps,
+                {**result.system_changes, **changes} if changes else result.system_changes,
+                result.requires_user_action,
+                result.degraded,
             )
         rt.stats.record_strategy(strategy.name, success=result.success, duration_s=result.recovery_time_s)
         self.results.append(result)
-        rt._emit(AttemptEvent(ctx, result))
+        if result.degraded:
+            self.degraded = True
+        if rt._hooks:
+            rt._emit(AttemptEvent(ctx, result))
         return result
 
     def before_attempt(self) -> None:
@@ -194,12 +210,14 @@ class RecoveryCall:
 
     def on_success(self) -> None:
         rt, attempt = self.rt, self.attempt
-        ttr = rt.clock.monotonic() - (self.first_failure_s or attempt.started_s)
-        degraded = any(r.degraded for r in self.results)
+        ttr = rt._now() - (self.first_failure_s or attempt.started_s)
+        degraded = self.degraded
         if attempt.service is not None:
             rt.breakers.record_success(attempt.service)
         failure_types = tuple(c.failure_type for c in self.contexts)
         rt.stats.record_call(failure_types[0], recovered=True, time_to_recover_s=ttr, degraded=degraded)
+        if not rt._hooks:
+            return
         rt._emit(
             RecoveredEvent(
                 operation=attempt.operation,
@@ -215,7 +233,7 @@ class RecoveryCall:
     def _give_up(self, ctx: ErrorContext, result: RecoveryResult | None, reason: str) -> None:
         rt = self.rt
         advice = guidance_for(ctx)
-        degraded = any(r.degraded for r in self.results)
+        degraded = self.degraded
         if result is None:
             final = replace(advice, message=f"{reason}; {advice.message}", degraded=degraded)
         else:

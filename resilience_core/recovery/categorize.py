@@ -19,7 +19,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from resilience_core.recovery.matching import Facts, Rule, full_name, mro_names, safe_getattr
+from resilience_core.recovery._plan import Plan
+from resilience_core.recovery.matching import Facts, Rule, mro_names, safe_getattr
 from resilience_core.recovery.network import host_of, host_of_url, network_cause, tls_reason
 from resilience_core.recovery.taxonomy import RETRYABLE_FAILURE_TYPES, ErrorContext, FailureType, Severity
 
@@ -28,6 +29,10 @@ __all__ = ["Categorizer", "Classification", "Rule", "categorize", "default_rules
 _MAX_CHAIN = 8
 _MAX_RAW_MESSAGE = 500
 _TYPE_CACHE_LIMIT = 2048
+# Which rules a message's text passes is remembered per (plan, text): installers see the same few messages over
+# and over (a reset, a timeout). Bounded: at most this many entries, for texts up to this long (about 1 MB).
+_MEMO_LIMIT = 1024
+_MEMO_TEXT = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,34 +103,6 @@ def _bytes_free(text: str) -> int | None:
     return _size(match.group(3), match.group(4))
 
 
-class _Plan:
-    """What one exception type (with one errno and HTTP status) needs: its names and the rules that may match.
-
-    The rules are those whose ``types``, ``errnos`` and ``statuses`` already hold, highest priority first, cut
-    after the first rule that needs nothing more, so classifying only reads the text for the rest.
-    """
-
-    __slots__ = ("full_name", "names", "rules")
-
-    def __init__(self, cls: type, rules: list[Rule], errno: int | None, status: int | None) -> None:
-        self.names = mro_names(cls)
-        self.full_name = full_name(cls)
-        picked = [
-            r
-            for r in rules
-            if (not r.types or not self.names.isdisjoint(r.types))
-            and (not r.errnos or errno in r.errnos)
-            and (not r._statuses or status in r._statuses)
-        ]
-        # sorted() is stable, so equal priorities keep insertion order.
-        ordered = sorted(picked, key=lambda r: -r.priority)
-        for index, rule in enumerate(ordered):
-            if not (rule.keywords or rule._pattern is not None or rule.predicate is not None):
-                ordered = ordered[: index + 1]  # this one always matches: nothing after it is ever reached
-                break
-        self.rules = tuple(ordered)
-
-
 class Categorizer:
     """An ordered, extensible set of :class:`Rule` objects; thread-safe.
 
@@ -138,7 +115,8 @@ class Categorizer:
     def __init__(self, rules: Iterable[Rule] | None = None) -> None:
         self._rules: list[Rule] = list(default_rules() if rules is None else rules)
         self._lock = threading.Lock()
-        self._plans: dict[tuple[type, int | None, int | None], _Plan] = {}
+        self._plans: dict[tuple[type, int | None, int | None], Plan] = {}
+        self._memo: dict[tuple[Plan, str], tuple[Rule, ...]] = {}
 
     @property
     def rules(self) -> tuple[Rule, ...]:
@@ -150,8 +128,9 @@ class Categorizer:
         with self._lock:
             self._rules.append(rule)
             self._plans = {}
+            self._memo = {}
 
-    def _plan_for(self, cls: type, errno: int | None, status: int | None) -> _Plan:
+    def _plan_for(self, cls: type, errno: int | None, status: int | None) -> Plan:
         key = (cls, errno, status)
         plan = self._plans.get(key)
         if plan is not None:
@@ -159,7 +138,7 @@ class Categorizer:
         with self._lock:  # the rules and the cache they fill are taken together: add_rule swaps both
             rules = list(self._rules)
             cache = self._plans
-        plan = _Plan(cls, rules, errno, status)
+        plan = Plan(cls, rules, errno, status)
         if len(cache) < _TYPE_CACHE_LIMIT:
             cache[key] = plan
         return plan
@@ -177,26 +156,31 @@ class Categorizer:
         all_facts: list[Facts] = []
         single = error.__cause__ is None and error.__context__ is None  # the common case: nothing to walk
         best_priority = -math.inf
+        memo = self._memo
         for link in (error,) if single else _chain(error):
             facts = Facts(link)
             all_facts.append(facts)
             plan = self._plan_for(type(link), facts.errno, facts.status)
             facts.full_name = plan.full_name
-            lowered: str | None = None
-            for rule in plan.rules:
+            rules = plan.rules
+            if plan.reads_text:
+                text = facts.text()
+                if len(text) > _MEMO_TEXT:
+                    found = plan.first_match(facts, link, best_priority)
+                    if found is not None:
+                        best, best_facts, best_priority = found, facts, found.priority
+                    continue
+                key = (plan, text)
+                passing = memo.get(key)
+                if passing is None:
+                    passing = plan.passing(facts)
+                    if len(memo) < _MEMO_LIMIT:
+                        memo[key] = passing
+                rules = passing
+            # Types, errnos, statuses and the text were checked already; only predicates are left.
+            for rule in rules:
                 if rule.priority <= best_priority:
                     break
-                # Types, errnos and statuses were checked when the plan was built; what is left reads the text.
-                if rule.keywords:
-                    if lowered is None:
-                        lowered = facts.lowered()
-                    for keyword in rule.keywords:
-                        if keyword in lowered:
-                            break
-                    else:
-                        continue
-                if rule._pattern is not None and rule._pattern.search(facts.text()) is None:
-                    continue
                 if rule.predicate is not None and not rule.predicate(link):
                     continue
                 best, best_facts, best_priority = rule, facts, rule.priority

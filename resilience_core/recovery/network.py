@@ -121,7 +121,6 @@ _HOST_PATTERNS = (
     re.compile(r"Connection to ([^\s'\"]+) timed out()"),
     re.compile(r"Could not resolve host: ([^\s'\"]+)()"),
 )
-_HOST_HINTS = ("host=", "://", "resolve", "connection to ")
 
 _TLS_REASONS = (
     ("ca_bundle", r"suitable TLS CA certificate bundle|CA bundle"),
@@ -135,17 +134,28 @@ _TLS_REASONS = (
 _TLS_REASON_PATTERNS = tuple((reason, re.compile(pattern, re.IGNORECASE)) for reason, pattern in _TLS_REASONS)
 
 
+_TYPE_CAUSES: dict[type, str | None] = {}
+
+
+def _type_cause(facts: Facts) -> str | None:
+    cls = type(facts.error)
+    if cls in _TYPE_CAUSES:
+        return _TYPE_CAUSES[cls]
+    names = facts.names
+    found = next((cause or None for name, cause in _BY_TYPE if name in names), None)
+    if len(_TYPE_CAUSES) < 2048:
+        _TYPE_CAUSES[cls] = found
+    return found
+
+
 def network_cause(chain: Sequence[Facts]) -> str | None:
     """The most specific cause the chain shows (one of :data:`NETWORK_CAUSES`), or None when it says nothing."""
     best: str | None = None
     for facts in chain:
         found = _BY_ERRNO.get(facts.errno) if facts.errno is not None else None
-        names = facts.names
-        for name, cause in _BY_TYPE:
-            if name in names:
-                if cause and (found is None or _RANK[cause] < _RANK[found]):
-                    found = cause
-                break
+        by_type = _type_cause(facts)
+        if by_type is not None and (found is None or _RANK[by_type] < _RANK[found]):
+            found = by_type
         if found is not None and (best is None or _RANK[found] < _RANK[best]):
             best = found
     if best is not None:
@@ -171,7 +181,7 @@ def host_of(text: str) -> tuple[str, int | None] | None:
     >>> host_of("https://cdn-lfs.hf.co/repos/x")
     ('cdn-lfs.hf.co', None)
     """
-    if not any(hint in text for hint in _HOST_HINTS):
+    if not ("://" in text or "host=" in text or "resolve" in text or "onnection to " in text):
         return None
     for pattern in _HOST_PATTERNS:
         match = pattern.search(text)

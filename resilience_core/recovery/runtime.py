@@ -32,7 +32,7 @@ from typing import Any, ParamSpec, TypeVar, cast
 
 from resilience_core.config import ReliabilityConfig, load_config
 from resilience_core.errors import ConfigError, RecoveryFailed
-from resilience_core.recovery.call import RecoveryCall
+from resilience_core.recovery.call import CallOptions, RecoveryCall
 from resilience_core.recovery.categorize import Categorizer
 from resilience_core.recovery.clock import Clock, SystemClock
 from resilience_core.recovery.stats import RecoveryStats
@@ -117,6 +117,7 @@ class Runtime:
             )
         self.max_attempts = max_attempts if max_attempts is not None else retry.max_retries + 1
         self.deadline_s = deadline_s
+        self._deadlines: dict[str | None, float | None] = {}
         self._hooks: tuple[Hook, ...] = tuple(hooks)
         self._lock = threading.Lock()
         self._registry: dict[str, Strategy] = {}
@@ -155,6 +156,18 @@ class Runtime:
         """Add a hook; it receives every event of every later call."""
         with self._lock:
             self._hooks = (*self._hooks, hook)
+
+    def deadline_for(self, operation: str | None) -> float | None:
+        """A call's deadline for ``operation``: ``deadline_s`` if given, else ``timeouts.<operation>_seconds``."""
+        if self.deadline_s is not None:
+            return self.deadline_s
+        try:
+            return self._deadlines[operation]
+        except KeyError:
+            value = self.config.timeouts.for_operation(operation)
+            if len(self._deadlines) < 256:  # operation names come from code, but stay bounded anyway
+                self._deadlines[operation] = value
+            return value
 
     def strategies_for(self, failure_type: FailureType) -> tuple[Strategy, ...]:
         """The strategies planned for ``failure_type``, in the order they are tried."""
@@ -228,21 +241,26 @@ class Runtime:
         try:
             value = fn(*args, **kwargs) if params is None else fn(*args, **kwargs, **params)
         except Exception as exc:  # noqa: BLE001 -- every failure of the step is categorized, none is hidden
-            error: Exception = exc
-        else:
-            if service is not None:
-                self.breakers.record_success(service)
-            return value
-        call = RecoveryCall(
-            self,
-            operation=operation,
-            params=params,
-            plan=plan,
-            max_attempts=max_attempts,
-            deadline_s=deadline_s,
-            started=started,
-            service=service,
-        )
+            options = (operation, params, plan, max_attempts, deadline_s, service)
+            return self._recover(fn, args, kwargs, exc, started, options)
+        if service is not None:
+            self.breakers.record_success(service)
+        return value
+
+    def _recover(  # noqa: PLR0917 -- positional on purpose: protect()'s wrapper calls it on every failure
+        self,
+        fn: Callable[..., T],
+        args: tuple[Any, ...],
+        kwargs: Mapping[str, Any],
+        error: Exception,
+        started: float,
+        options: CallOptions,
+    ) -> T:
+        """The failure path of :meth:`run`: recover, wait, try again until success or RecoveryFailed.
+
+        ``options`` is ``(operation, params, plan, max_attempts, deadline_s, service)``.
+        """
+        call = RecoveryCall(self, options, started)
         while True:
             wait_s = call.on_failure(error)
             if wait_s > 0:
@@ -281,16 +299,7 @@ class Runtime:
             if service is not None:
                 self.breakers.record_success(service)
             return value
-        call = RecoveryCall(
-            self,
-            operation=operation,
-            params=params,
-            plan=plan,
-            max_attempts=max_attempts,
-            deadline_s=deadline_s,
-            started=started,
-            service=service,
-        )
+        call = RecoveryCall(self, (operation, params, plan, max_attempts, deadline_s, service), started)
         while True:
             wait_s = call.on_failure(error)
             if wait_s > 0:
@@ -342,12 +351,33 @@ class Runtime:
 
                 return cast("Callable[P, T]", async_wrapper)
 
-            @functools.wraps(func)
-            def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
-                merged: dict[str, Any] = {**options, **kwargs}
-                return self.run(func, *args, **merged)
+            if service is not None or params is not None:
 
-            return wrapper
+                @functools.wraps(func)
+                def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+                    merged: dict[str, Any] = {**options, **kwargs}
+                    return self.run(func, *args, **merged)
+
+                return wrapper
+
+            now = self._now
+            recover = self._recover
+            fixed = (op, None, plan, max_attempts, deadline_s, None)
+
+            # The happy path of run(), inlined: one clock reading, one try, the call. protect() costs what run()
+            # costs, not run() plus a second call and a dict merge of the options.
+            @functools.wraps(func)
+            def bare(*args: P.args, **kwargs: P.kwargs) -> T:
+                if kwargs and not options.keys().isdisjoint(kwargs):  # a call-time override of run()'s options
+                    merged: dict[str, Any] = {**options, **kwargs}
+                    return self.run(func, *args, **merged)
+                started = now()
+                try:
+                    return func(*args, **kwargs)
+                except Exception as exc:  # noqa: BLE001 -- every failure of the step is categorized, none is hidden
+                    return recover(func, args, kwargs, exc, started, fixed)
+
+            return bare
 
         return decorate
 

@@ -89,7 +89,9 @@ class RecoveryStats:
     def record_strategy(self, name: str, *, success: bool, duration_s: float) -> None:
         """A strategy's ``recover()`` ran."""
         with self._lock:
-            counter = self._strategies.setdefault(name, Counter())
+            counter = self._strategies.get(name)
+            if counter is None:  # not setdefault(): that would build a Counter (and its deque) on every call
+                counter = self._strategies[name] = Counter()
             counter.attempts += 1
             if success:
                 counter.successes += 1
@@ -98,7 +100,9 @@ class RecoveryStats:
     def record_call(self, first: FailureType, *, recovered: bool, time_to_recover_s: float, degraded: bool) -> None:
         """A call that failed at least once ended (recovered or gave up)."""
         with self._lock:
-            counter = self._types.setdefault(first.value, Counter())
+            counter = self._types.get(first.value)
+            if counter is None:
+                counter = self._types[first.value] = Counter()
             counter.attempts += 1
             self._overall.attempts += 1
             if recovered:

@@ -134,6 +134,8 @@ class RecoveryResult:
 
     ``success=True`` means "the next attempt makes sense". ``system_changes`` records every parameter or
     state a strategy changed (``{"batch_size": [8, 4]}``); ``degraded`` marks a reduction in quality.
+    ``recovery_time_s`` is what the strategy reports, else the time the runtime measured for it; a strategy that
+    handed over (``success=False``) without changing anything did no recovery work and reports 0.0.
     """
 
     success: bool

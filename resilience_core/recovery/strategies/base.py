@@ -145,6 +145,40 @@ class Attempt:
         self.scratch: dict[str, Any] = {}
         self._pending: dict[str, Any] = {}
 
+    @classmethod
+    def for_call(  # noqa: PLR0917 -- positional on purpose: built once per failed call, on the hot path
+        cls,
+        operation: str | None,
+        params: dict[str, Any],
+        max_attempts: int,
+        clock: Clock,
+        started_s: float,
+        deadline_s: float | None,
+        rng: random.Random,
+        budget: RetryBudget | None,
+        correlation_id: str,
+        service: str | None,
+    ) -> Attempt:
+        """The runtime's constructor: the same state as ``Attempt(...)``, without keyword-argument overhead."""
+        self = cls.__new__(cls)
+        self.number = 1
+        self.operation = operation
+        self.params = params
+        self.max_attempts = max_attempts
+        self.clock = clock
+        self.started_s = started_s
+        self.deadline_s = deadline_s
+        self.rng = rng
+        self.budget = budget
+        self.correlation_id = correlation_id
+        self.service = service
+        self.wait_s = 0.0
+        self.stop_reason = ""
+        self.changes = {}
+        self.scratch = {}
+        self._pending = {}
+        return self
+
     # --- what strategies call -----------------------------------------------------------------------
     def set_param(self, name: str, value: Any) -> None:
         """Change a parameter for the next attempt; recorded as ``{name: [old, new]}``."""

@@ -198,6 +198,10 @@ _NETWORK_TYPES = frozenset(
 )
 
 
+# Frozen, so one instance serves every call without a service key (the common case on the recovered path).
+_NOT_USED = RecoveryResult(False, "breaker", message="no service key on this call; breaker not used")
+
+
 class BreakerStrategy:
     """Counts network failures per service; once a breaker opens, the call stops retrying that service.
 
@@ -217,7 +221,7 @@ class BreakerStrategy:
     def recover(self, ctx: ErrorContext, attempt: Attempt) -> RecoveryResult:
         key = attempt.service
         if not key:
-            return RecoveryResult(False, self.name, message="no service key on this call; breaker not used")
+            return _NOT_USED
         breaker = self.board.get(key)
         breaker.record_failure()
         if breaker.state is BreakerState.OPEN:

@@ -39,6 +39,17 @@ def backoff_delay_s(
     rng: random.Random,
 ) -> float:
     """The wait after failed attempt ``attempt_number`` (1-based); always within ``[0, max_delay_s]``."""
+    return _delay_s(attempt_number, base_delay_s, max_delay_s, exponential_base, jitter, rng)
+
+
+def _delay_s(  # noqa: PLR0917 -- positional: the retry strategy calls it on every retry
+    attempt_number: int,
+    base_delay_s: float,
+    max_delay_s: float,
+    exponential_base: float,
+    jitter: bool,
+    rng: random.Random,
+) -> float:
     exponent = max(0, attempt_number - 1)
     try:
         cap = base_delay_s * exponential_base ** min(exponent, 1024)
@@ -73,15 +84,8 @@ class RetryStrategy:
         self.handles = frozenset(handles)
 
     def delay_s(self, attempt_number: int, rng: random.Random) -> float:
-        """The backoff wait after failed attempt ``attempt_number``."""
-        return backoff_delay_s(
-            attempt_number,
-            base_delay_s=self.base_delay_s,
-            max_delay_s=self.max_delay_s,
-            exponential_base=self.exponential_base,
-            jitter=self.jitter,
-            rng=rng,
-        )
+        """The backoff wait after failed attempt ``attempt_number`` (what :func:`backoff_delay_s` gives)."""
+        return _delay_s(attempt_number, self.base_delay_s, self.max_delay_s, self.exponential_base, self.jitter, rng)
 
     def can_handle(self, ctx: ErrorContext) -> bool:
         return (

@@ -64,6 +64,9 @@ class SourceFallbackStrategy:
         self.param = param
         self.switch_after_failures = max(1, switch_after_failures)
         self.handles = frozenset(handles)
+        # Frozen, so one result serves every call without the parameter (the common case for non-download steps).
+        self._no_param_for = param
+        self._no_param = RecoveryResult(False, self.name, message=f"the call has no {param!r} parameter to switch")
 
     def can_handle(self, ctx: ErrorContext) -> bool:
         return (
@@ -73,7 +76,12 @@ class SourceFallbackStrategy:
     def recover(self, ctx: ErrorContext, attempt: Attempt) -> RecoveryResult:
         current = attempt.params.get(self.param)
         if not isinstance(current, str):
-            return RecoveryResult(False, self.name, message=f"the call has no {self.param!r} parameter to switch")
+            if self._no_param_for != self.param:  # the attribute was changed after construction
+                self._no_param_for = self.param
+                self._no_param = RecoveryResult(
+                    False, self.name, message=f"the call has no {self.param!r} parameter to switch"
+                )
+            return self._no_param
         if attempt.attempts_left <= 0:
             return RecoveryResult(False, self.name, message="no attempts left to try another source")
         here = _norm(current)

@@ -233,3 +233,20 @@ def test_vram_messages_give_bytes_free() -> None:
     assert categorize(TORCH_OOM(TORCH_MESSAGE)).details["bytes_free"] == int(370.69 * 2**20)
     old = RuntimeError("CUDA out of memory. Tried to allocate 2.00 MiB (GPU 0; 4 GiB total capacity; 1.50 GiB free; x)")
     assert categorize(old).details["bytes_free"] == int(1.5 * 2**30)
+
+
+def test_a_remembered_message_gives_the_same_verdict_and_the_memory_is_bounded() -> None:
+    """The per-message memo changes nothing (same type, rule and details) and never grows past its limit."""
+    import importlib
+
+    module = importlib.import_module("resilience_core.recovery.categorize")
+
+    cat = Categorizer()
+    first = cat.categorize(RuntimeError("Connection reset by peer"))
+    again = cat.categorize(RuntimeError("Connection reset by peer"))
+    assert (first.failure_type, dict(first.details)) == (again.failure_type, dict(again.details))
+    pip = subprocess.CalledProcessError(1, ["git", "fetch"], output="fatal: Connection reset by peer")
+    assert cat.categorize(pip).details["rule"] == "network-message"  # same words, but the predicate still runs
+    for index in range(module._MEMO_LIMIT + 50):
+        cat.categorize(RuntimeError(f"odd failure number {index}"))
+    assert len(cat._memo) <= module._MEMO_LIMIT
