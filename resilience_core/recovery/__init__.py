@@ -8,6 +8,8 @@ from __future__ import annotations
 from resilience_core.recovery.categorize import Categorizer, Classification, categorize, default_rules
 from resilience_core.recovery.clock import Clock, FakeClock, SystemClock, is_testing, set_testing
 from resilience_core.recovery.matching import Rule, mro_names
+from resilience_core.recovery.network import NETWORK_CAUSES
+from resilience_core.recovery.pip_resume import PIP_RESUME_SINCE, pip_resume_args
 from resilience_core.recovery.runtime import Hook, Runtime
 from resilience_core.recovery.stats import RecoveryStats
 from resilience_core.recovery.taxonomy import (
@@ -25,6 +27,8 @@ from resilience_core.recovery.taxonomy import (
 )
 
 __all__ = [
+    "NETWORK_CAUSES",
+    "PIP_RESUME_SINCE",
     "RETRYABLE_FAILURE_TYPES",
     "AttemptEvent",
     "Categorizer",
@@ -49,5 +53,6 @@ __all__ = [
     "default_rules",
     "is_testing",
     "mro_names",
+    "pip_resume_args",
     "set_testing",
 ]

@@ -2,7 +2,9 @@
 
 pip runs as a subprocess with ``--retries 0``: retrying is the runtime's job (operation
 ``dependency_install``), so every failure is categorized from pip's own output (network, hash mismatch, no
-matching distribution) and recovered or reported the same way as everything else.
+matching distribution) and recovered or reported the same way as everything else. Where the installed pip has
+it (pip >= 25.1), ``--resume-retries`` lets pip itself finish a download cut short with a ``Range`` request, so
+a connection reset mid-wheel costs the rest of that wheel, not a whole new ``pip install``.
 """
 
 from __future__ import annotations
@@ -12,11 +14,18 @@ import subprocess
 import sys
 from pathlib import Path
 
+from resilience_core.recovery import pip_resume_args
+
 __all__ = ["pip_install"]
 
 
-def pip_install(requirements: tuple[str, ...], *, index_url: str, target: Path, timeout_s: float) -> str:
+def pip_install(
+    requirements: tuple[str, ...], *, index_url: str, target: Path, timeout_s: float, resume_retries: int = 5
+) -> str:
     """Run ``pip install --target`` for ``requirements``; returns pip's stdout.
+
+    ``resume_retries``: how many times pip may resume one interrupted download (``--resume-retries``, passed
+    only when this Python's pip has it; 0 never passes it).
 
     Raises ``subprocess.CalledProcessError`` (with pip's stdout and stderr attached) when pip fails, and
     ``subprocess.TimeoutExpired`` when it runs longer than 30 network timeouts; ``ConnectionError`` when pip
@@ -34,6 +43,7 @@ def pip_install(requirements: tuple[str, ...], *, index_url: str, target: Path, 
         "--upgrade",
         "--retries",
         "0",
+        *pip_resume_args(resume_retries),
         "--timeout",
         f"{timeout_s:g}",
         "--target",

@@ -24,6 +24,7 @@ MODULES = [
     "resilience_core.recovery.strategies.source",
     "resilience_core.recovery.matching",
     "resilience_core.recovery.network",
+    "resilience_core.recovery.pip_resume",
     "resilience_core.recovery.strategies.advice",
     "resilience_core.paths",
     "resilience_core.documents",
