@@ -134,14 +134,18 @@ class FreeDiskSpaceStrategy:
         entries.sort()
         return entries
 
-    def _free_now(self, ctx: ErrorContext) -> int:
+    def _where(self, ctx: ErrorContext) -> str:
+        """The folder whose disk is full: the failed file's, else the first root that exists."""
         path = ctx.details.get("path")
-        where = next((r for r in (*self.roots, *self.cache_roots) if os.path.isdir(r)), os.getcwd())
+        where = next((str(r) for r in (*self.roots, *self.cache_roots) if os.path.isdir(r)), os.getcwd())
         if isinstance(path, str) and path:
             parent = os.path.dirname(os.path.abspath(path))
             if os.path.isdir(parent):
                 where = parent
-        return self.probe(where)
+        return where
+
+    def _free_now(self, ctx: ErrorContext) -> int:
+        return self.probe(self._where(ctx))
 
     # --- recovery -----------------------------------------------------------------------------------
     def recover(self, ctx: ErrorContext, attempt: Attempt) -> RecoveryResult:
@@ -169,16 +173,27 @@ class FreeDiskSpaceStrategy:
             changes["evicted"] = evicted[:_MAX_LISTED]
         if not removed and not evicted:
             what = "stale lock files" if locks_only else "temporary files or cache entries of ours"
+            steps: tuple[str, ...]
+            if locks_only:
+                user_message, steps = (
+                    "Another process holds the lock.",
+                    (
+                        "Wait for the other installer to finish, or stop it.",
+                        "Locks older than recovery.stale_lock_age_seconds are removed automatically.",
+                    ),
+                )
+            else:
+                where, free = self._where(ctx), self._free_now(ctx)
+                sizes = f"{free} bytes free" + (f", {needed} needed" if needed else "")
+                user_message = f"The disk holding {where} is full ({sizes}) of files the installer did not create."
+                amount = f"at least {needed - free} bytes" if needed > free else "space"
+                steps = (f"Free {amount} on that disk yourself, or choose an install_dir on a larger disk.",)
             return RecoveryResult(
                 False,
                 self.name,
                 message=f"no {what} to remove under {', '.join((*self.roots, *self.cache_roots))}",
-                user_message="The disk is full of files the installer did not create."
-                if not locks_only
-                else "Another process holds the lock.",
-                actionable_steps=("Free disk space yourself, or choose a folder on a larger disk.",)
-                if not locks_only
-                else ("Wait for the other installer to finish, or stop it.",),
+                user_message=user_message,
+                actionable_steps=steps,
                 system_changes=changes,
                 requires_user_action=True,
             )
@@ -190,8 +205,16 @@ class FreeDiskSpaceStrategy:
                     False,
                     self.name,
                     message=f"freed {freed} bytes but only {free} of the {needed} needed are free",
-                    user_message=f"The disk is still too full: {needed - free} more bytes are needed.",
-                    actionable_steps=("Free disk space yourself, or choose a folder on a larger disk.",),
+                    user_message=(
+                        f"The disk holding {self._where(ctx)} is still too full: {needed - free} more bytes are "
+                        f"needed ({free} free, {needed} needed)."
+                    ),
+                    actionable_steps=(
+                        (
+                            f"Free at least {needed - free} bytes on that disk yourself, or choose an install_dir on a "
+                            "larger disk."
+                        ),
+                    ),
                     system_changes=changes,
                     requires_user_action=True,
                 )

@@ -114,6 +114,8 @@ def test_nothing_of_ours_to_remove_fails_clean_with_a_user_message(tmp_path: Pat
     assert not result.success
     assert user_file.exists()
     assert "did not create" in result.user_message
+    assert f"The disk holding {root} is full (" in result.user_message
+    assert "install_dir" in result.actionable_steps[0]
     assert result.requires_user_action
 
 
@@ -124,6 +126,8 @@ def test_not_enough_freed_is_reported(tmp_path: Path) -> None:
     result = strategy.recover(disk_full(bytes_needed=1000), attempt())
     assert not result.success
     assert "950 more bytes" in result.user_message
+    assert "(50 free, 1000 needed)" in result.user_message
+    assert "Free at least 950 bytes" in result.actionable_steps[0]
 
 
 def test_lock_contention_removes_only_stale_locks(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+from pathlib import Path
 
 import pytest
 
@@ -45,3 +46,27 @@ def test_status_and_path_are_mentioned() -> None:
     result = guidance_for(ctx)
     assert "(HTTP 404)" in result.user_message
     assert "File involved: /m/x.bin" in result.actionable_steps
+
+
+def test_disk_full_names_the_file_and_what_is_free(tmp_path: Path) -> None:
+    """ENOSPC on a known file: the message names the file and the free space of its disk, the step install_dir."""
+    target = tmp_path / "models" / "model.safetensors"
+    ctx = categorize(OSError(errno.ENOSPC, "No space left on device", str(target)))
+    result = guidance_for(ctx)
+    assert result.user_message.startswith(f"The disk holding {target} is full (")
+    assert " free)." in result.user_message
+    assert "install_dir" in result.actionable_steps[0]
+
+
+def test_a_missing_file_says_which_file() -> None:
+    """FileNotFoundError with a path names the file instead of "An unexpected error happened"."""
+    ctx = categorize(FileNotFoundError(errno.ENOENT, "No such file or directory", "/opt/app/app.toml"))
+    result = guidance_for(ctx)
+    assert result.user_message == "The file /opt/app/app.toml does not exist."
+
+
+def test_generic_texts_are_used_when_nothing_specific_is_known() -> None:
+    """A context with no details falls back to GUIDANCE, which still names a setting to change."""
+    result = guidance_for(ErrorContext(FailureType.MODEL_LOADING_TIMEOUT, Severity.MEDIUM))
+    assert result.user_message == GUIDANCE[FailureType.MODEL_LOADING_TIMEOUT][0]
+    assert "timeouts.validation_seconds" in " ".join(result.actionable_steps)
