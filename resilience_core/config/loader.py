@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import json
 import math
 import os
-import tomllib
+import re
+import urllib.parse
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, get_type_hints
@@ -24,13 +24,20 @@ from resilience_core.config.sections import (
     AlertThresholds,
     TimeoutsConfig,
 )
-from resilience_core.errors import ConfigError
+from resilience_core.documents import read_document
+from resilience_core.errors import ConfigError, InputError
 
 __all__ = ["build_sections", "read_config_file"]
 
 _SECTIONS = SECTIONS
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
+# Env values are text a person typed: plain ASCII decimal only. Python's int()/float() also take "1_0", full-width
+# digits (U+FF11 U+FF10), "inf" and "nan", which would turn a typo into a setting.
+_ENV_INT = re.compile(r"[+-]?[0-9]+", re.ASCII)
+_ENV_FLOAT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
+_ENV_NUMBER_DIGITS = 32
+_SHOWN_CHARS = 60
 
 
 def _closest(name: str, known: list[str]) -> str:
@@ -38,10 +45,22 @@ def _closest(name: str, known: list[str]) -> str:
     return f" (did you mean {match[0]!r}?)" if match else ""
 
 
+def _shown(value: Any) -> str:
+    """``repr(value)``, shortened: a 400-digit number or a 1 MB string must not become a 1 MB error line."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int beyond sys.get_int_max_str_digits() cannot even be printed
+        return "<an integer too large to print>"
+    if len(text) > _SHOWN_CHARS:
+        unit = "digits" if isinstance(value, int) else "chars"
+        return f"{text[:20]}...({len(text)} {unit})"
+    return text
+
+
 def _fail(path: str, value: Any, source: str, allowed: str, problem: str = "") -> ConfigError:
     what = problem or f"must be {allowed}"
     return ConfigError(
-        f"{path}={value!r} from {source} {what}; fix: set {path} to {allowed}",
+        f"{path}={_shown(value)} from {source} {what}; fix: set {path} to {allowed}",
         field=path,
         value=value,
         source=source,
@@ -54,6 +73,8 @@ def _allowed(tp: Any, meta: Mapping[str, Any]) -> str:
     if choices:
         return "one of " + ", ".join(choices)
     names = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+    if meta.get("urls"):
+        return "a list of strings, each an http:// or https:// URL with a host"
     base = names.get(tp, "a list of strings" if tp == tuple[str, ...] else "a table of numbers")
     if lo is not None and hi is not None:
         return f"{base} in {lo:g}..{hi:g}"
@@ -71,15 +92,17 @@ def _convert(path: str, value: Any, tp: Any, meta: Mapping[str, Any], *, source:
     if tp is int or tp is float:
         number: Any = value
         if from_env and isinstance(value, str):
-            try:
-                number = int(value) if tp is int else float(value)
-            except ValueError:
-                raise _fail(path, value, source, allowed) from None
+            text = value.strip()
+            pattern = _ENV_INT if tp is int else _ENV_FLOAT
+            if not pattern.fullmatch(text) or len(text) > _ENV_NUMBER_DIGITS:
+                raise _fail(path, value, source, allowed, f"is not a plain decimal number; must be {allowed}")
+            number = int(text) if tp is int else float(text)
         if isinstance(number, bool) or not isinstance(number, (int, float)):
             raise _fail(path, value, source, allowed)
         if tp is int and not isinstance(number, int):
             raise _fail(path, value, source, allowed)
-        if not math.isfinite(number):
+        # isfinite() on a huge int raises OverflowError; ints are finite, and the range check below bounds them.
+        if isinstance(number, float) and not math.isfinite(number):
             raise _fail(path, value, source, allowed)
         lo, hi = meta.get("lo"), meta.get("hi")
         if (lo is not None and number < lo) or (hi is not None and number > hi):
@@ -93,15 +116,41 @@ def _convert(path: str, value: Any, tp: Any, meta: Mapping[str, Any], *, source:
             raise _fail(path, value, source, allowed, f"must be {allowed}{_closest(value, list(choices))}")
         return value
     if tp == tuple[str, ...]:
+        items: tuple[str, ...]
         if from_env and isinstance(value, str):
-            return tuple(part.strip() for part in value.split(",") if part.strip())
-        if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
-            return tuple(value)
-        raise _fail(path, value, source, allowed)
+            items = tuple(part.strip() for part in value.split(",") if part.strip())
+        elif isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+            items = tuple(value)
+        else:
+            raise _fail(path, value, source, allowed)
+        if meta.get("urls"):
+            for url in items:
+                problem = _url_problem(url)
+                if problem:
+                    raise _fail(path, url, source, allowed, f"{problem}; must be {allowed}")
+        return items
     # dict[str, float]: context multipliers
     if not isinstance(value, Mapping):
         raise _fail(path, value, source, allowed)
     return {str(k): _convert(f"{path}.{k}", v, float, meta, source=source, from_env=from_env) for k, v in value.items()}
+
+
+def _url_problem(url: str) -> str:
+    """Why ``url`` is not a usable http(s) source URL, or "" when it is."""
+    if any(ord(c) < 0x21 or ord(c) == 0x7F for c in url):
+        return "contains a space or a control character"
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError as error:
+        return f"is not a URL ({error})"
+    if parts.scheme not in ("http", "https"):
+        return "is not an http:// or https:// URL"
+    if not parts.hostname:
+        return "names no host"
+    if port == 0:
+        return "names port 0"
+    return ""
 
 
 def _apply_section(
@@ -217,6 +266,19 @@ def _env_overrides(values: dict[str, dict[str, Any]], env: Mapping[str, str]) ->
         )
 
 
+def _origin(section: str, key: str, data: Mapping[str, Any], env: Mapping[str, str], *, level: str, source: str) -> str:
+    """Where the final value of ``section.key`` came from: env beats the file, the file beats the level preset."""
+    name = f"{ENV_PREFIX}{section.upper()}_{key.upper()}"
+    if name in env:
+        return f"env:{name}"
+    section_data = data.get(section)
+    if isinstance(section_data, Mapping) and key in section_data:
+        return source
+    if key in LEVEL_PRESETS[level].get(section, {}):
+        return f"level:{level}"
+    return "defaults"
+
+
 def build_sections(data: Any, *, source: str, env: Mapping[str, str], level: str | None) -> dict[str, Any]:
     """Validate ``data`` over the level preset, then apply ``env``; each section built, or one ConfigError."""
     if not isinstance(data, Mapping):
@@ -261,45 +323,35 @@ def build_sections(data: Any, *, source: str, env: Mapping[str, str], level: str
         built[name] = cls(**section_values)
     retry = built["retry"]
     if retry.base_delay_seconds > retry.max_delay_seconds:
+        max_from = _origin("retry", "max_delay_seconds", data, env, level=chosen, source=source)
         raise _fail(
             "retry.base_delay_seconds",
             retry.base_delay_seconds,
-            source,
-            f"at most retry.max_delay_seconds ({retry.max_delay_seconds:g})",
+            _origin("retry", "base_delay_seconds", data, env, level=chosen, source=source),
+            f"at most retry.max_delay_seconds ({retry.max_delay_seconds:g} from {max_from})",
         )
-    recovery = built["recovery"]
-    for url in recovery.alternative_sources:
-        if not url.startswith(("http://", "https://")):
-            raise _fail("recovery.alternative_sources", url, source, "http:// or https:// URLs")
     return built
 
 
 def read_config_file(path: str | os.PathLike[str]) -> tuple[Any, str]:
-    """The parsed contents of a ``.json`` or ``.toml`` config file and its source name; one ConfigError otherwise."""
+    """The parsed contents of a ``.json`` or ``.toml`` config file and its source name; one ConfigError otherwise.
+
+    The file is read with the limits of :func:`resilience_core.read_document` (size, nesting depth, UTF-8), so a
+    huge, deep or binary file is one ConfigError, never a RecursionError or UnicodeDecodeError.
+    """
     file = Path(path)
+    kind = "TOML" if file.suffix.lower() == ".toml" else "JSON"
     try:
-        raw = file.read_bytes()
-    except OSError as exc:
+        data: Any = read_document(file, kind=kind.lower())
+    except InputError as exc:
+        reason = exc.reason or "invalid"
         raise ConfigError(
-            f"config file {str(file)!r} cannot be read: {exc.strerror or exc}; fix: pass an existing .json or .toml",
+            f"config file {exc}" + ("" if "fix:" in str(exc) else f"; fix: give valid {kind}"),
             field="<file>",
             value=str(file),
             source=str(file),
-            allowed="a readable .json or .toml file",
-        ) from exc
-    try:
-        if file.suffix.lower() == ".toml":
-            data: Any = tomllib.loads(raw.decode("utf-8"))
-        else:
-            data = json.loads(raw.decode("utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ConfigError(
-            f"config file {str(file)!r} is not valid {'TOML' if file.suffix.lower() == '.toml' else 'JSON'}: {exc}",
-            field="<file>",
-            value=str(file),
-            source=str(file),
-            allowed="valid JSON (.json) or TOML (.toml)",
-        ) from exc
+            allowed=f"a readable UTF-8 {kind} file within the size and depth limits ({reason})",
+        ) from None
     if not isinstance(data, dict):
         raise ConfigError(
             f"config file {str(file)!r} must hold an object with sections, got {type(data).__name__}",

@@ -30,13 +30,18 @@ RELIABILITY_LEVELS = ("disabled", "basic", "standard", "aggressive", "maximum")
 ENV_PREFIX = "RESILIENCE_"
 
 
-def _spec(default: Any, *, lo: float | None = None, hi: float | None = None, choices: tuple[str, ...] = ()) -> Any:
+def _spec(
+    default: Any,
+    *,
+    lo: float | None = None,
+    hi: float | None = None,
+    choices: tuple[str, ...] = (),
+    urls: bool = False,
+) -> Any:
+    metadata = {"lo": lo, "hi": hi, "choices": choices, "urls": urls}
     if isinstance(default, (dict, list, tuple)):
-        return field(
-            default_factory=lambda: dict(default) if isinstance(default, dict) else default,
-            metadata={"lo": lo, "hi": hi, "choices": choices},
-        )
-    return field(default=default, metadata={"lo": lo, "hi": hi, "choices": choices})
+        return field(default_factory=lambda: dict(default) if isinstance(default, dict) else default, metadata=metadata)
+    return field(default=default, metadata=metadata)
 
 
 def _nested(cls: type) -> Any:
@@ -95,7 +100,7 @@ class RecoveryConfig:
     automatic_cleanup: bool = True
     fallback_implementations: bool = True
     alternative_sources: tuple[str, ...] = _spec(
-        ("https://huggingface.co", "https://hf-mirror.com", "https://mirror.huggingface.co")
+        ("https://huggingface.co", "https://hf-mirror.com", "https://mirror.huggingface.co"), urls=True
     )
     source_switch_after_failures: int = _spec(2, lo=1, hi=100)
     cleanup_roots: tuple[str, ...] = _spec(())
