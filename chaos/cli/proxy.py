@@ -1,67 +1,118 @@
 """``resilience proxy serve``: a drop-in for ``toxiproxy-server`` (same flags, same API on :8474).
 
+Toxiproxy's own single-dash spellings work as they do for ``toxiproxy-server``: ``-host``, ``-port``,
+``-config``, ``-seed``, ``-proxy-metrics`` (``-host=127.0.0.1`` too), next to ``--host`` and friends.
+
+``TOXIPROXY_URL`` (what Toxiproxy's clients and ``toxiproxy-cli`` read to find the server) gives the default
+address: with ``TOXIPROXY_URL=http://127.0.0.1:9000`` in the environment, ``resilience proxy serve`` listens
+where those clients look. ``-host``/``-port`` win over it; without either, 127.0.0.1:8474. A host that is not
+loopback still needs ``--allow-remote``, whichever of the two named it.
+
 Imports stay light: the server is imported inside the handler.
 """
 
 from __future__ import annotations
 
 import argparse
-import ipaddress
-import json
 import logging
 import os
-import signal
-import sys
-import threading
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
+from chaos.cli.serving import StopRequested, check_bind_host, parse_port, report_stopped, wait_for_stop
 from chaos.errors import ProxyError
 
-__all__ = ["load_config", "register"]
+__all__ = ["load_config", "register", "serve_address"]
+
+_DEFAULT_HOST = "127.0.0.1"
+_DEFAULT_PORT = 8474
+_MAX_CONFIG_BYTES = 4 << 20
 
 
 def register(subparsers: Any) -> None:
     """Add ``proxy serve`` to the ``resilience`` parser."""
     proxy = subparsers.add_parser("proxy", help="the embedded Toxiproxy-compatible proxy")
-    commands = proxy.add_subparsers(dest="proxy_command", required=True, metavar="COMMAND")
+    commands = proxy.add_subparsers(dest="proxy_command", required=True)
     serve = commands.add_parser(
         "serve",
         help="serve the Toxiproxy REST API and its proxies until interrupted",
-        description="Serve the Toxiproxy 2.12 REST API (a drop-in for toxiproxy-server).",
+        description="Serve the Toxiproxy 2.12 REST API (a drop-in for toxiproxy-server). Toxiproxy's "
+        "single-dash flags (-host, -port, -config, -seed, -proxy-metrics) are accepted too.",
     )
-    serve.add_argument("--host", default="127.0.0.1", help="API address (default 127.0.0.1; loopback only)")
-    serve.add_argument("--port", type=int, default=8474, help="API port (default 8474)")
-    serve.add_argument("--config", type=Path, help="JSON array of proxies in the /populate format, loaded at start")
-    serve.add_argument("--seed", type=int, help="seed for toxicity rolls, jitter and slicing")
+    serve.add_argument(
+        "--host", "-host", default=None, help="API address (default: from TOXIPROXY_URL, else 127.0.0.1)"
+    )
+    serve.add_argument(
+        "--port", "-port", type=parse_port, default=None, help="API port (default: from TOXIPROXY_URL, else 8474)"
+    )
+    serve.add_argument(
+        "--config", "-config", type=Path, help="JSON array of proxies in the /populate format, loaded at start"
+    )
+    serve.add_argument("--seed", "-seed", type=int, help="seed for toxicity rolls, jitter and slicing")
     serve.add_argument("--allow-remote", action="store_true", help="allow an API host other than loopback")
-    serve.add_argument("--proxy-metrics", action="store_true", help="serve /metrics with the proxy byte counters")
-    serve.set_defaults(func=serve_command)
+    serve.add_argument(
+        "--proxy-metrics", "-proxy-metrics", action="store_true", help="serve /metrics with the proxy byte counters"
+    )
+    serve.set_defaults(func=serve_command, serves=True)
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
+def serve_address(
+    host: str | None, port: int | None, environ: dict[str, str] | os._Environ[str] | None = None
+) -> tuple[str, int, str]:
+    """``(host, port, source)`` to listen on: the flags, else ``TOXIPROXY_URL``, else 127.0.0.1:8474.
+
+    ``source`` names where the host came from (``--host`` or ``env:TOXIPROXY_URL``) for error messages. A
+    ``TOXIPROXY_URL`` that is not ``http://host[:port]`` raises one ProxyError naming it.
+    """
+    env = os.environ if environ is None else environ
+    url = env.get("TOXIPROXY_URL", "").strip()
+    env_host, env_port = _DEFAULT_HOST, _DEFAULT_PORT
+    if url and (host is None or port is None):
+        env_host, env_port = _parse_toxiproxy_url(url)
+    source = "--host" if host is not None or not url else "env:TOXIPROXY_URL"
+    return (host if host is not None else env_host), (port if port is not None else env_port), source
+
+
+def _parse_toxiproxy_url(url: str) -> tuple[str, int]:
+    problem = ""
+    host, port = "", 0
     try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+        parts = urllib.parse.urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port if parts.port is not None else 80
+    except ValueError as error:
+        problem = f"it is not a URL ({error})"
+    else:
+        if parts.scheme != "http":
+            problem = "the scheme must be http:// (the Toxiproxy API has no TLS)"
+        elif not host:
+            problem = "it names no host"
+        elif parts.path not in ("", "/") or parts.query or parts.fragment:
+            problem = "it has a path or query; the API lives at the root"
+    if problem or any(ord(c) < 0x21 for c in url):
+        problem = problem or "it contains a space or a control character"
+        raise ProxyError(
+            f"env:TOXIPROXY_URL={url!r} cannot say where to listen: {problem}; "
+            "fix: set it like http://127.0.0.1:8474, or pass -host and -port"
+        )
+    return host, port
 
 
 def load_config(path: Path) -> list[dict[str, Any]]:
-    """The proxies of a populate file; raises ProxyError naming the file, the entry and the fix."""
+    """The proxies of a populate file; raises ProxyError naming the file, the entry and the fix.
+
+    Read with :func:`resilience_core.read_document`'s limits (4 MiB, 64 levels, UTF-8).
+    """
+    from resilience_core.documents import read_document
+    from resilience_core.errors import InputError
+
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise ProxyError(
-            f"--config {str(path)!r}: cannot read it ({error.strerror}); fix: give an existing file"
-        ) from None
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ProxyError(
-            f"--config {str(path)!r}: not JSON ({error.msg} at line {error.lineno}); fix: a JSON array of proxies"
-        ) from None
+        value = read_document(path, kind="json", max_bytes=_MAX_CONFIG_BYTES)
+    except InputError as error:
+        detail = str(error).removeprefix(os.fspath(path)).strip()
+        fix = "" if "fix:" in detail else "; fix: a JSON array of proxies"
+        raise ProxyError(f"--config {str(path)!r}: {detail}{fix}") from None
     if not isinstance(value, list):
         raise ProxyError(f"--config {str(path)!r}: top level is {type(value).__name__}; fix: a JSON array")
     entries = []
@@ -89,9 +140,9 @@ def _configure_logging(level_name: str) -> None:
 
 
 def serve_command(args: argparse.Namespace) -> int:
-    """Run the server in the foreground until SIGINT or SIGTERM."""
-    if not _is_loopback(args.host) and not args.allow_remote:
-        raise ProxyError(f"--host {args.host!r} is not loopback; fix: use 127.0.0.1, or pass --allow-remote")
+    """Run the server in the foreground until SIGINT or SIGTERM (then die of it, like every resilience server)."""
+    host, port, source = serve_address(args.host, args.port)
+    check_bind_host(host, allow_remote=args.allow_remote, source=source)
     entries = load_config(args.config) if args.config is not None else []
     _configure_logging(os.environ.get("LOG_LEVEL", "info"))
 
@@ -99,21 +150,18 @@ def serve_command(args: argparse.Namespace) -> int:
     from chaos.proxy.server import EmbeddedToxiproxy
 
     try:
-        server = EmbeddedToxiproxy(args.host, args.port, seed=args.seed, proxy_metrics=args.proxy_metrics)
+        server = EmbeddedToxiproxy(host, port, seed=args.seed, proxy_metrics=args.proxy_metrics)
     except OSError as error:
-        raise ProxyError(f"--host/--port {args.host}:{args.port}: cannot listen ({error.strerror})") from None
-    stop = threading.Event()
+        raise ProxyError(f"--host/--port {host}:{port}: cannot listen ({error.strerror or error})") from None
     try:
         try:
             server.populate(entries)
         except ApiError as error:
             raise ProxyError(f"--config {str(args.config)!r}: {error.message}") from None
         server.start()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, lambda *_: stop.set())
         print(f"toxiproxy API listening on {server.url} ({len(entries)} proxies from config)", flush=True)
-        stop.wait()
+        signum = wait_for_stop()
     finally:
         server.stop()
-    print("toxiproxy API stopped", file=sys.stderr, flush=True)
-    return 0
+    report_stopped("toxiproxy API", signum)
+    raise StopRequested(signum)

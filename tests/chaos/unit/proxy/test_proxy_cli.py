@@ -30,7 +30,7 @@ def test_non_loopback_host_is_refused(capsys: pytest.CaptureFixture[str]) -> Non
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
-        ("{not json", "not JSON"),
+        ("{not json", "is not valid JSON"),
         ('{"name": "a"}', "top level is dict"),
         ('[{"name": "a"}]', "proxy 1 upstream=None"),
         ('[{"name": "a", "upstream": "x:1"}, 5]', "proxy 2 is not an object"),
@@ -45,14 +45,14 @@ def test_bad_config_is_one_line_exit_2(
     config.write_text(content)
     assert main(["proxy", "serve", "--port", "0", "--config", str(config)]) == 2
     line = _error_line(capsys)
-    assert line.startswith("resilience proxy: error: --config")
+    assert line.startswith("resilience proxy serve: error: --config")
     assert expected in line
 
 
 def test_missing_config_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A --config path that does not exist exits 2 and says so."""
     assert main(["proxy", "serve", "--port", "0", "--config", str(tmp_path / "absent.json")]) == 2
-    assert "cannot read it" in _error_line(capsys)
+    assert "cannot be read" in _error_line(capsys)
 
 
 def test_load_config_accepts_populate_format(tmp_path: Path) -> None:
