@@ -1,19 +1,96 @@
 """HTTP plumbing shared by the local targets: a threading HTTP/1.1 server that can drop its live connections,
-Range parsing, and a counted zero-copy file sender."""
+Range parsing, a counted zero-copy file sender, and the hardening every target handler gets:
+
+- :func:`header_safe`: no header value can carry CR, LF or any control character (they are escaped as
+  ``\\xNN``), so nothing echoed from a request (a revision, a path) can inject a header or end the head early;
+- :func:`send_json_error`: the stdlib's protocol errors (400, 414, 431, 505, ...) answer JSON like every other
+  error, with ``Connection: close``; an unknown method is 405, not 501;
+- clients that vanish mid-reply (BrokenPipe, ConnectionReset) are logged at debug level, never printed.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import http
+import json
 import logging
 import os
+import re
 import select
 import socket
+import stat
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, BinaryIO
 
-__all__ = ["RangeNotSatisfiable", "TargetHTTPServer", "parse_range", "send_bytes", "send_file_range"]
+__all__ = [
+    "RangeNotSatisfiable",
+    "TargetHTTPServer",
+    "header_safe",
+    "open_regular_file",
+    "parse_range",
+    "send_bytes",
+    "send_file_range",
+    "send_json_error",
+]
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_ALLOWED_METHODS = "GET, HEAD, POST"
+
+
+def header_safe(value: str) -> str:
+    """``value`` as printable ASCII: non-ASCII as ``\\uNNNN``, control characters (CR, LF, NUL...) as ``\\xNN``.
+
+    >>> header_safe("Invalid rev id: \\r\\nX-Injected: yes")
+    'Invalid rev id: \\\\x0d\\\\x0aX-Injected: yes'
+    """
+    text = value.encode("ascii", "backslashreplace").decode("ascii")
+    return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
+
+
+def send_json_error(
+    handler: BaseHTTPRequestHandler, code: int, message: str | None = None, explain: str | None = None
+) -> None:
+    """Answer a protocol error as ``{"error": ..., "status": ...}`` and close the connection.
+
+    Drop-in for ``BaseHTTPRequestHandler.send_error`` (which answers HTML). An unsupported method (the stdlib's
+    501) becomes 405 with ``Allow``: the method is known to HTTP, just not served here.
+    """
+    headers = {"Connection": "close", "Content-Type": "application/json"}
+    if code == http.HTTPStatus.NOT_IMPLEMENTED:
+        code = http.HTTPStatus.METHOD_NOT_ALLOWED
+        headers["Allow"] = _ALLOWED_METHODS
+    try:
+        phrase, description = http.HTTPStatus(code).phrase, http.HTTPStatus(code).description
+    except ValueError:
+        phrase, description = "Error", ""
+    body = json.dumps({"error": message or phrase, "detail": explain or description, "status": code}).encode()
+    handler.close_connection = True
+    if getattr(handler, "request_version", "HTTP/0.9") == "HTTP/0.9":
+        # The stdlib calls this before it knows the version and then writes no status line or headers at all;
+        # these servers speak HTTP/1.x, so the client gets a status it can parse.
+        handler.request_version = "HTTP/1.0"
+    handler.send_response(code, phrase)
+    for name, value in headers.items():
+        handler.send_header(name, value)
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    if getattr(handler, "command", "") != "HEAD" and code >= 200 and code not in (204, 304):
+        handler.wfile.write(body)
+
+
+def open_regular_file(path: os.PathLike[str] | str) -> BinaryIO:
+    """Open ``path`` for reading, refusing a symlink in its last component (``O_NOFOLLOW``) or a non-file."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise IsADirectoryError(f"{os.fspath(path)!r} is not a regular file")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
 
 _log = logging.getLogger("chaos.targets")
 _SENDFILE_CHUNK_BYTES = 8 << 20

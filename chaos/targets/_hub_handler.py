@@ -2,7 +2,8 @@
 
 Routes (``{t}`` is ``models`` or ``datasets``; repo ids have one or two segments; ``{rev}`` may be URL-quoted):
 
-- ``GET /api/{t}/{repo}[/revision/{rev}]``: repo info with ``sha`` and ``siblings``
+- ``GET /api/{t}/{repo}[/revision/{rev}][?blobs=true]``: repo info with ``sha`` and ``siblings`` (with
+  ``blobs=true``, as ``model_info(files_metadata=True)`` asks, each sibling has ``size``, ``blobId`` and ``lfs``)
 - ``GET /api/{t}/{repo}/tree/{rev}[/{path}]?recursive=&cursor=``: tree listing, ``Link: rel="next"`` paging
 - ``POST /api/{t}/{repo}/paths-info/{rev}``, ``GET /api/{t}/{repo}/refs``
 - ``HEAD|GET /[datasets/]{repo}/resolve/{rev}/{path}``: the file, or a 302 to the CDN port for LFS files
@@ -12,6 +13,7 @@ Routes (``{t}`` is ``models`` or ``datasets``; repo ids have one or two segments
 from __future__ import annotations
 
 import contextlib
+import hmac
 import json
 import logging
 import time
@@ -20,8 +22,19 @@ from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-from chaos.targets._http import RangeNotSatisfiable, TargetHTTPServer, parse_range, send_bytes, send_file_range
+from chaos.targets._http import (
+    RangeNotSatisfiable,
+    TargetHTTPServer,
+    header_safe,
+    open_regular_file,
+    parse_range,
+    send_bytes,
+    send_file_range,
+    send_json_error,
+)
 from chaos.targets.hub_state import RequestRecord
+from resilience_core.documents import load_json
+from resilience_core.errors import InputError
 
 if TYPE_CHECKING:
     from chaos.targets.hub_state import HubState
@@ -31,6 +44,7 @@ __all__ = ["HubHTTPServer", "HubRequestHandler"]
 
 _API_VERBS = ("revision", "tree", "paths-info", "refs")
 _MAX_BODY_BYTES = 1 << 20
+_MAX_PATHS = 10_000
 _log = logging.getLogger("chaos.targets")
 
 
@@ -76,6 +90,14 @@ class HubRequestHandler(BaseHTTPRequestHandler):
         self._status = code
         super().send_response(code, message)
 
+    def send_header(self, keyword: str, value: str) -> None:
+        """Every header value goes out escaped (see :func:`header_safe`): echoed request parts cannot inject."""
+        super().send_header(keyword, header_safe(str(value)))
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Protocol errors from the stdlib (400, 414, 431, 505; 501 becomes 405) answer JSON, not HTML."""
+        send_json_error(self, code, message, explain)
+
     # -- dispatch ---------------------------------------------------------------------------------------------
 
     def do_HEAD(self) -> None:
@@ -111,6 +133,7 @@ class HubRequestHandler(BaseHTTPRequestHandler):
                     self._status,
                     self._sent,
                     started_s,
+                    "Authorization" in self.headers,
                 )
             )
 
@@ -121,6 +144,11 @@ class HubRequestHandler(BaseHTTPRequestHandler):
             body = self._read_body() if method == "POST" else b""
         except _BadRequest as error:
             self._error(method, 400, None, str(error))
+            return
+        if self.server.role == "hub" and not self._authorized():
+            self._error(
+                method, 401, "GatedRepo", "Access to this repo is restricted; send Authorization: Bearer <token>"
+            )
             return
         failure = self.server.state.take_failure(method, url.path)
         if failure is not None:
@@ -139,15 +167,30 @@ class HubRequestHandler(BaseHTTPRequestHandler):
         else:
             self._error(method, 404, None, f"no route for {method} {url.path}")
 
+    def _authorized(self) -> bool:
+        """True unless the hub requires a token and the request does not carry it (the CDN never asks)."""
+        required = self.server.state.required_token
+        if required is None:
+            return True
+        sent = self.headers.get("Authorization", "")
+        return hmac.compare_digest(sent.encode("utf-8", "replace"), f"Bearer {required}".encode())
+
     def _read_body(self) -> bytes:
-        try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            length = -1
-        if not 0 <= length <= _MAX_BODY_BYTES:
+        if self.headers.get("Transfer-Encoding") is not None:
+            # Only Content-Length bodies are read (huggingface_hub sends nothing else); a chunked body cannot be
+            # skipped without parsing it, so the connection ends here.
+            self.close_connection = True
+            raise _BadRequest("Transfer-Encoding is not supported here; send the body with a Content-Length")
+        raw = (self.headers.get("Content-Length") or "0").strip()
+        length = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 10 else -1
+        if not 0 <= length <= _MAX_BODY_BYTES or len(self.headers.get_all("Content-Length") or ()) > 1:
             self.close_connection = True  # the body cannot be skipped reliably, so the connection cannot be reused
-            raise _BadRequest(f"Content-Length must be an integer in 0..{_MAX_BODY_BYTES}")
-        return self.rfile.read(length) if length else b""
+            raise _BadRequest(f"Content-Length must be one integer in 0..{_MAX_BODY_BYTES}")
+        body = self.rfile.read(length) if length else b""
+        if len(body) != length:
+            self.close_connection = True
+            raise _BadRequest(f"the body ended after {len(body)} of {length} bytes")
+        return body
 
     def _split_repo(self, repo_type: str, segments: list[str], verbs: tuple[str, ...]) -> tuple[str, int] | None:
         """(repo_id, index of the verb segment): prefers a repo the spec knows, for one- and two-part ids."""
@@ -180,7 +223,8 @@ class HubRequestHandler(BaseHTTPRequestHandler):
             self._error(method, 404, "RevisionNotFound", f"Invalid rev id: {revision}")
             return
         if verb == "revision" and method in ("GET", "HEAD"):
-            self._json(method, 200, _repo_info(repo))
+            blobs = query.get("blobs", ["false"])[0].lower() in ("1", "true")
+            self._json(method, 200, _repo_info(repo, blobs=blobs))
         elif verb == "tree" and method in ("GET", "HEAD"):
             self._tree(method, repo, "/".join(args[1:]), query)
         elif verb == "paths-info" and method == "POST":
@@ -226,13 +270,11 @@ class HubRequestHandler(BaseHTTPRequestHandler):
         self._json(method, 200, page, headers)
 
     def _paths_info(self, repo: GeneratedRepo, body: bytes) -> None:
-        try:
-            if self.headers.get("Content-Type", "").startswith("application/json"):
-                paths = list(json.loads(body or b"{}").get("paths", []))
-            else:
-                paths = parse_qs(body.decode()).get("paths", [])
-        except (ValueError, AttributeError, UnicodeDecodeError):
-            self._error("POST", 400, None, "paths-info body must be form data or JSON with 'paths'")
+        paths = _paths_of(body, self.headers.get("Content-Type", ""))
+        if paths is None:
+            self._error(
+                "POST", 400, None, "paths-info body must be form data or a JSON object with 'paths': a list of strings"
+            )
             return
         entries = [
             _file_entry(repo.files[p]) if p in repo.files else _dir_entry(repo, p)
@@ -300,17 +342,24 @@ class HubRequestHandler(BaseHTTPRequestHandler):
         headers = headers | {"Accept-Ranges": "bytes", "Content-Type": _content_type(file.path)}
         if byte_range is not None:
             headers["Content-Range"] = f"bytes {start}-{start + length - 1}/{size}"
-        self._head(status, length, headers)
-        if method == "HEAD" or length == 0:
+        try:
+            stream = open_regular_file(file.local_path)
+        except OSError as error:
+            # The root changed under the running hub (a file removed, or swapped for a symlink): serve nothing.
+            _log.warning("hub cannot serve %s: %s", file.local_path, error)
+            self._error(method, 500, None, f"{file.path} is missing from the hub's root; restart the hub")
             return
-        state = self.server.state
+        with stream:
+            self._head(status, length, headers)
+            if method == "HEAD" or length == 0:
+                return
+            state = self.server.state
 
-        def on_sent(n: int) -> None:
-            self._sent += n
-            state.count(file, n)
+            def on_sent(n: int) -> None:
+                self._sent += n
+                state.count(file, n)
 
-        flip_at = state.take_corruption(file)
-        with file.local_path.open("rb") as stream:
+            flip_at = state.take_corruption(file)
             if flip_at is None and state.throttle_bytes_per_s is not None:
                 self._send_paced(stream, start, length, on_sent)
             elif flip_at is None:
@@ -339,8 +388,7 @@ class HubRequestHandler(BaseHTTPRequestHandler):
     def _head(self, status: int, length: int, headers: dict[str, str]) -> None:
         self.send_response(status)
         for name, value in headers.items():
-            # header values echo URL parts (revision names); keep them ASCII so encoding can never fail midway
-            self.send_header(name, value.encode("ascii", "backslashreplace").decode())
+            self.send_header(name, value)  # escaped there: values echo URL parts (revision names)
         self.send_header("Content-Length", str(length))
         self.end_headers()
 
@@ -363,6 +411,27 @@ class HubRequestHandler(BaseHTTPRequestHandler):
         self._json(method, status, {"error": message}, headers)
 
 
+def _paths_of(body: bytes, content_type: str) -> list[str] | None:
+    """The ``paths`` a paths-info body asks for (JSON object or form data), or None when it is malformed."""
+    if content_type.split(";", maxsplit=1)[0].strip().lower() == "application/json":
+        try:
+            data = load_json(body or b"{}", source="paths-info body", max_bytes=_MAX_BODY_BYTES, max_depth=4)
+        except InputError:
+            return None
+        paths = data.get("paths", []) if isinstance(data, dict) else None
+        if isinstance(paths, str):
+            paths = [paths]
+    else:
+        try:
+            text = body.decode("utf-8", "strict")
+            paths = parse_qs(text, errors="strict", max_num_fields=_MAX_PATHS).get("paths", [])
+        except (UnicodeDecodeError, ValueError):
+            return None
+    if not isinstance(paths, list) or len(paths) > _MAX_PATHS or not all(isinstance(p, str) for p in paths):
+        return None
+    return paths
+
+
 def _content_type(path: str) -> str:
     if path.endswith(".json"):
         return "application/json"
@@ -382,7 +451,17 @@ def _dir_entry(repo: GeneratedRepo, path: str) -> dict[str, Any]:
     return {"type": "directory", "oid": repo.directory_oid(path), "size": 0, "path": path}
 
 
-def _repo_info(repo: GeneratedRepo) -> dict[str, Any]:
+def _sibling(file: GeneratedFile, *, blobs: bool) -> dict[str, Any]:
+    """A ``siblings`` entry; with ``blobs`` (``model_info(files_metadata=True)``) it carries size and lfs too."""
+    sibling: dict[str, Any] = {"rfilename": file.path}
+    if blobs:
+        sibling |= {"blobId": file.oid, "size": file.size_bytes}
+        if file.lfs:
+            sibling["lfs"] = {"sha256": file.sha256, "size": file.size_bytes, "pointerSize": len(file.lfs_pointer)}
+    return sibling
+
+
+def _repo_info(repo: GeneratedRepo, *, blobs: bool = False) -> dict[str, Any]:
     owner = repo.repo_id.split("/")[0] if "/" in repo.repo_id else None
     info: dict[str, Any] = {
         "_id": repo.commit[:24],
@@ -397,7 +476,7 @@ def _repo_info(repo: GeneratedRepo) -> dict[str, Any]:
         "downloads": 0,
         "likes": 0,
         "tags": [],
-        "siblings": [{"rfilename": path} for path in repo.files],
+        "siblings": [_sibling(file, blobs=blobs) for file in repo.files.values()],
         "usedStorage": sum(f.size_bytes for f in repo.files.values()),
     }
     if repo.repo_type == "model":

@@ -1,13 +1,22 @@
-"""A threading WSGI server for the package index (kept apart so that wsgiref loads only when an index starts)."""
+"""A threading WSGI server for the package index (kept apart so that wsgiref loads only when an index starts).
+
+It gets the same hardening as the hub (:mod:`chaos.targets._http`): protocol errors answer JSON, an unknown
+method is 405, and clients that vanish mid-reply are logged at debug level instead of printed on stderr.
+"""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from socketserver import ThreadingMixIn
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
+from chaos.targets._http import send_json_error
+
 __all__ = ["make_threading_server"]
+
+_log = logging.getLogger("chaos.targets")
 
 
 class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
@@ -15,10 +24,18 @@ class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
     allow_reuse_address = True
     request_queue_size = 128
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """socketserver prints a traceback for any error; a vanished client is normal here, so log it instead."""
+        _log.debug("index request from %s failed", client_address, exc_info=True)
+
 
 class _QuietHandler(WSGIRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002  # the stdlib's parameter name
         """Requests are kept in PackageIndex.requests instead of printed."""
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Protocol errors (400, 414, 431, 505; 501 becomes 405) answer JSON like the hub, not the stdlib's HTML."""
+        send_json_error(self, code, message, explain)
 
 
 def make_threading_server(

@@ -1,7 +1,8 @@
 """Deterministic file contents for generated repos: real safetensors, config.json, tokenizer files, text, bytes.
 
 The safetensors format is written here by hand (8-byte little-endian header length, a JSON header padded with
-spaces to 8 bytes, then the tensor data), so chaos does not need the safetensors package at import time.
+spaces to 8 bytes, then the tensor data), so chaos does not need the safetensors package at import time. Every
+tensor of a file has the file's dtype and the tensors cover the data exactly (no filler tensor).
 Everything derives from a per-file seed: the same seed gives the same bytes on every machine and Python.
 """
 
@@ -45,54 +46,64 @@ class SafetensorsPlan:
 
 
 def plan_safetensors(size_bytes: int, dtype: str, first_index: int) -> SafetensorsPlan:
-    """Lay out tensors so that the file is exactly ``size_bytes`` long (a trailing U8 tensor takes the rest)."""
+    """Lay out tensors so that the file is exactly ``size_bytes`` long, every tensor of ``dtype``.
+
+    Weights are ``[rows, 256]`` matrices; what is left after the last whole row is one 1-D tensor (a bias), so
+    no filler tensor of another dtype exists. The header is padded with spaces to a multiple of 8 (as the
+    safetensors writer does), which keeps every tensor aligned. ``size_bytes`` must be a multiple of the
+    dtype's size (the spec checks it).
+    """
     elem = dtype_size(dtype)
+    if size_bytes % elem:
+        raise ValueError(f"size_bytes={size_bytes} is not a multiple of {elem} ({dtype})")
     row_bytes = _HIDDEN * elem
     tensor_bytes = max(_HIDDEN * row_bytes // 2, (size_bytes // 64) // row_bytes * row_bytes)
-    header_guess = 160 + 96 * (size_bytes // tensor_bytes + 2)
-    budget = max(0, size_bytes - 8 - header_guess)
-    while True:
-        tensors: list[tuple[str, str, list[int], int]] = []
-        index = first_index
-        used = 0
-        while budget - used >= row_bytes:
-            nbytes = min(tensor_bytes, (budget - used) // row_bytes * row_bytes)
-            layer, proj = divmod(index, len(_PROJECTIONS))
-            name = f"blocks.{layer}.{_PROJECTIONS[proj]}.weight"
-            tensors.append((name, dtype, [nbytes // row_bytes, _HIDDEN], nbytes))
-            used += nbytes
-            index += 1
-        pad_name = f"blocks.pad_{first_index}"
-        slack = 8
-        for _ in range(4):
-            target = _header_len(tensors, pad_name, 0, used) + slack
-            target += -target % 8
-            pad = size_bytes - 8 - target - used
-            if pad < 0:
-                break
-            body = _header_json(tensors, pad_name, pad, used)
-            if len(body) <= target:
-                header = struct.pack("<Q", target) + body + b" " * (target - len(body))
-                names = (*(t[0] for t in tensors), pad_name)
-                return SafetensorsPlan(header, used + pad, names, index)
-            slack += 8
-        if not tensors:
-            raise ValueError(f"size_bytes={size_bytes} is too small for a safetensors header")
-        budget = used - tensors[-1][3]  # give the header room: drop the last tensor and lay out again
+    header_len = 0
+    for _ in range(16):
+        data_bytes = size_bytes - 8 - header_len
+        if data_bytes < 0:
+            break
+        tensors, next_index = _layout(data_bytes, dtype, elem, tensor_bytes, first_index)
+        body = _header_json(tensors)
+        needed = len(body) + -len(body) % 8
+        if needed <= header_len:
+            header = struct.pack("<Q", header_len) + body + b" " * (header_len - len(body))
+            return SafetensorsPlan(header, data_bytes, tuple(t[0] for t in tensors), next_index)
+        header_len = needed  # the header grew: fewer data bytes, lay out again (converges: digits change slowly)
+    raise ValueError(f"size_bytes={size_bytes} is too small for a safetensors header")
 
 
-def _header_json(tensors: list[tuple[str, str, list[int], int]], pad_name: str, pad: int, used: int) -> bytes:
+def _layout(
+    data_bytes: int, dtype: str, elem: int, tensor_bytes: int, first_index: int
+) -> tuple[list[tuple[str, str, list[int], int]], int]:
+    """Tensors (name, dtype, shape, bytes) filling exactly ``data_bytes``, and the next tensor index."""
+    row_bytes = _HIDDEN * elem
+    tensors: list[tuple[str, str, list[int], int]] = []
+    index = first_index
+    left = data_bytes
+    while left >= row_bytes:
+        nbytes = min(tensor_bytes, left // row_bytes * row_bytes)
+        tensors.append((_tensor_name(index, "weight"), dtype, [nbytes // row_bytes, _HIDDEN], nbytes))
+        left -= nbytes
+        index += 1
+    if left:
+        tensors.append((_tensor_name(index, "bias"), dtype, [left // elem], left))
+        index += 1
+    return tensors, index
+
+
+def _tensor_name(index: int, kind: str) -> str:
+    layer, proj = divmod(index, len(_PROJECTIONS))
+    return f"blocks.{layer}.{_PROJECTIONS[proj]}.{kind}"
+
+
+def _header_json(tensors: list[tuple[str, str, list[int], int]]) -> bytes:
     header: dict[str, Any] = {"__metadata__": {"format": "pt", "generator": "resilience-chaos"}}
     offset = 0
     for name, dtype, shape, nbytes in tensors:
         header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [offset, offset + nbytes]}
         offset += nbytes
-    header[pad_name] = {"dtype": "U8", "shape": [pad], "data_offsets": [used, used + pad]}
     return json.dumps(header, separators=(",", ":")).encode()
-
-
-def _header_len(tensors: list[tuple[str, str, list[int], int]], pad_name: str, pad: int, used: int) -> int:
-    return len(_header_json(tensors, pad_name, pad, used)) + 2 * len(str(1 << 40))  # room for pad's digits
 
 
 def file_chunks(
@@ -103,8 +114,12 @@ def file_chunks(
     plan: SafetensorsPlan | None = None,
     weight_map: Mapping[str, str] | None = None,
     total_tensor_bytes: int = 0,
+    torch_dtype: str = "bfloat16",
 ) -> tuple[int, Iterator[bytes]]:
-    """(size in bytes, the content in chunks) for one file; safetensors files need their ``plan``."""
+    """(size in bytes, the content in chunks) for one file; safetensors files need their ``plan``.
+
+    ``torch_dtype`` is what a generated config.json says the weights are (the dtype of the repo's safetensors).
+    """
     kind = resolved_kind(file)
     if file.content is not None:
         data = file.content.encode()
@@ -119,7 +134,13 @@ def file_chunks(
         data = _text(seed, repo_id, file.size_bytes)
         return len(data), iter((data,))
     obj = _json_object(
-        kind, file, seed=seed, repo_id=repo_id, weight_map=weight_map or {}, total_tensor_bytes=total_tensor_bytes
+        kind,
+        file,
+        seed=seed,
+        repo_id=repo_id,
+        weight_map=weight_map or {},
+        total_tensor_bytes=total_tensor_bytes,
+        torch_dtype=torch_dtype,
     )
     data = (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode()
     return len(data), iter((data,))
@@ -159,6 +180,7 @@ def _json_object(
     repo_id: str,
     weight_map: Mapping[str, str],
     total_tensor_bytes: int,
+    torch_dtype: str,
 ) -> dict[str, Any]:
     if kind == "config":
         layers = max(1, len(weight_map) // len(_PROJECTIONS))
@@ -172,7 +194,7 @@ def _json_object(
             "num_layers": layers,
             "patch_size": [1, 2, 2],
             "text_len": 512,
-            "torch_dtype": "bfloat16",
+            "torch_dtype": torch_dtype,
         }
         return {**config, **dict(file.data or {})}
     if kind == "json":

@@ -38,7 +38,8 @@ class HubServer:
 
     ``spec`` is a :class:`HubSpec` or a TOML path; ``root`` is where repos are generated (a temporary folder,
     removed on close, when None). ``cdn=True`` answers LFS resolves with a 302 to a second port;
-    ``cdn_url`` overrides the redirect base (e.g. a proxy in front of the CDN port).
+    ``cdn_url`` overrides the redirect base (e.g. a proxy in front of the CDN port). ``token`` makes the hub
+    (not the CDN) answer 401 ``GatedRepo`` to every request without ``Authorization: Bearer <token>``.
     """
 
     def __init__(
@@ -53,6 +54,7 @@ class HubServer:
         cdn_url: str | None = None,
         tree_page_size: int = 1000,
         generated: GeneratedHub | None = None,
+        token: str | None = None,
     ) -> None:
         if not isinstance(spec, HubSpec):
             spec = HubSpec.from_toml(spec)
@@ -69,7 +71,10 @@ class HubServer:
         self._cdn = cdn
         self._cdn_port = cdn_port
         self._cdn_url = cdn_url
+        if token is not None and (not isinstance(token, str) or not token.isprintable() or " " in token or not token):
+            raise TargetError("token must be a non-empty printable string without spaces, e.g. 'hf_test'")
         self.state = HubState(generated, tree_page_size)
+        self.state.required_token = token
         self._servers: list[HubHTTPServer] = []
         self._threads: list[threading.Thread] = []
 
@@ -139,6 +144,7 @@ class HubServer:
             cdn_port=cdn_port,
             cdn_url=cdn_url,
             tree_page_size=self.state.tree_page_size,
+            token=self.state.required_token,
         )
 
     # -- addresses ------------------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ class RequestRecord:
     status: int
     sent_bytes: int
     started_s: float
+    authorized: bool = False  # the request carried an Authorization header
 
 
 class HubState:
@@ -42,6 +43,7 @@ class HubState:
         self._corrupt: dict[tuple[str, str, str], int] = {}
         self._failures: list[PlannedFailure] = []
         self.throttle_bytes_per_s: int | None = None
+        self.required_token: str | None = None
 
     def count(self, file: GeneratedFile, sent_bytes: int) -> None:
         """Add body bytes sent for ``file``."""

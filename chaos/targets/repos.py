@@ -1,7 +1,10 @@
 """Generate a :class:`~chaos.targets.spec.HubSpec` into real files on disk, with the hashes the Hub would report.
 
 Layout under ``root``: ``{repo_type}s/{repo_id}/{commit}/{path}``, plus ``.chaos-targets.json`` so that a second
-server over the same root and spec reuses the files instead of writing them again.
+server over the same root and spec reuses the files instead of writing them again. A reused root is trusted for
+nothing but bytes it can prove: names come from the spec, every file must be a regular file inside the root
+(no symlink on the way) and hash to what the manifest says, and the commit is recomputed from those hashes;
+anything else regenerates the repos.
 
 >>> from chaos.targets.spec import HubSpec, model_repo
 >>> import tempfile
@@ -14,22 +17,30 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
+import stat
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from chaos.errors import TargetError
 from chaos.targets.content import SafetensorsPlan, file_chunks, plan_safetensors
-from chaos.targets.spec import FileSpec, HubSpec, RepoSpec, resolved_kind
-from resilience_core import atomic_write, publish_file
+from chaos.targets.spec import FileSpec, HubSpec, RepoSpec, resolved_kind, torch_dtype_name
+from resilience_core import InputError, atomic_write, load_json, publish_file, safe_join
 
 __all__ = ["GeneratedFile", "GeneratedHub", "GeneratedRepo", "generate_repos"]
 
-_GENERATOR_VERSION = 1
+_GENERATOR_VERSION = 2  # 2: safetensors without a filler tensor, config.json's torch_dtype from the weights
 _LFS_KINDS = frozenset({"bytes", "safetensors"})
 _LFS_THRESHOLD_BYTES = 10 << 20
 _MANIFEST = ".chaos-targets.json"
+_MAX_MANIFEST_BYTES = 64 << 20
+_HEX40 = re.compile(r"[0-9a-f]{40}")
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_HASH_CHUNK_BYTES = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +168,8 @@ def generate_repos(spec: HubSpec, root: str | Path) -> GeneratedHub:
             return GeneratedHub(root=root, spec=spec, repos=cached)
         repos = tuple(_generate_repo(spec, repo, root) for repo in spec.repos)
         _write_manifest(spec, root, repos)
+    except InputError as error:  # a symlink planted in the root leads outside it
+        raise TargetError(f"cannot generate repos under root={str(root)!r}: {error}") from None
     except OSError as error:
         raise TargetError(f"cannot generate repos under root={str(root)!r}: {error}; pass a writable root") from error
     return GeneratedHub(root=root, spec=spec, repos=repos)
@@ -175,7 +188,10 @@ def _generate_repo(spec: HubSpec, repo: RepoSpec, root: Path) -> GeneratedRepo:
             tensor_index = plan.next_index
             total_tensor_bytes += plan.data_bytes
             weight_map.update(dict.fromkeys(plan.tensor_names, file.path))
-    staging = root / f".staging-{uuid.uuid4().hex}"
+    weights_dtype = next(
+        (f.dtype for f in repo.files if resolved_kind(f) == "safetensors" and f.content is None), "BF16"
+    )
+    staging = safe_join(root, f".staging-{uuid.uuid4().hex}", what="staging folder")
     written: list[tuple[FileSpec, Path, int, str, str]] = []
     for file in repo.files:
         size, chunks = file_chunks(
@@ -185,8 +201,9 @@ def _generate_repo(spec: HubSpec, repo: RepoSpec, root: Path) -> GeneratedRepo:
             plan=plans.get(file.path),
             weight_map=weight_map,
             total_tensor_bytes=total_tensor_bytes,
+            torch_dtype=torch_dtype_name(weights_dtype),
         )
-        target = staging / file.path
+        target = safe_join(staging, file.path, what="file path")
         target.parent.mkdir(parents=True, exist_ok=True)
         sha256 = hashlib.sha256()
         sha1 = hashlib.sha1(b"blob %d\0" % size, usedforsecurity=False)
@@ -201,15 +218,16 @@ def _generate_repo(spec: HubSpec, repo: RepoSpec, root: Path) -> GeneratedRepo:
         for file, _, size, _, _ in written
     ]
     entries = [
-        f"{file.path}\0{size}\0{sha256_hex}\0{sha1_hex}\0{int(lfs)}"
+        _entry(file.path, size, sha256_hex, sha1_hex, lfs)
         for (file, _, size, sha256_hex, sha1_hex), lfs in zip(written, lfs_flags, strict=True)
     ]
-    commit_key = "\0".join((repo.repo_type, repo.repo_id, ",".join(repo.revisions), *sorted(entries)))
-    commit = hashlib.sha1(commit_key.encode(), usedforsecurity=False).hexdigest()
-    final_dir = root / f"{repo.repo_type}s" / repo.repo_id / commit
+    commit = _commit_of(repo, entries)
     files: dict[str, GeneratedFile] = {}
     for (file, target, size, sha256_hex, sha1_hex), lfs in zip(written, lfs_flags, strict=True):
-        local = final_dir / file.path
+        folder, _, name = f"{repo.repo_type}s/{repo.repo_id}/{commit}/{file.path}".rpartition("/")
+        # The folder must lead nowhere outside; a leftover symlink in the file's own place is replaced by the
+        # rename below (rename swaps the link itself, never what it points to).
+        local = safe_join(root, folder, what="file folder") / name
         local.parent.mkdir(parents=True, exist_ok=True)
         publish_file(target, local, durable=False)  # generated content: regenerated if a crash loses it
         files[file.path] = GeneratedFile(
@@ -218,6 +236,15 @@ def _generate_repo(spec: HubSpec, repo: RepoSpec, root: Path) -> GeneratedRepo:
     _remove_tree(staging)
     ordered = dict(sorted(files.items()))
     return GeneratedRepo(repo.repo_id, repo.repo_type, commit, repo.revisions, ordered)
+
+
+def _commit_of(repo: RepoSpec, entries: list[str]) -> str:
+    key = "\0".join((repo.repo_type, repo.repo_id, ",".join(repo.revisions), *sorted(entries)))
+    return hashlib.sha1(key.encode(), usedforsecurity=False).hexdigest()
+
+
+def _entry(path: str, size: int, sha256_hex: str, sha1_hex: str, lfs: bool) -> str:
+    return f"{path}\0{size}\0{sha256_hex}\0{sha1_hex}\0{int(lfs)}"
 
 
 def _remove_tree(path: Path) -> None:
@@ -244,21 +271,88 @@ def _write_manifest(spec: HubSpec, root: Path, repos: tuple[GeneratedRepo, ...])
 
 
 def _load_manifest(spec: HubSpec, root: Path) -> tuple[GeneratedRepo, ...] | None:
-    """The repos an earlier run generated from this very spec, if all their files are still intact in size."""
+    """The repos an earlier run generated from this very spec, if every file is still exactly those bytes.
+
+    None (regenerate) when the manifest is absent, damaged, for another spec, names anything the spec does not,
+    or when a file is not a regular file inside the root (a symlink anywhere on the way counts as outside), has
+    another size, or hashes differently; the commit is recomputed from the hashes and must match too.
+    """
     try:
-        data = json.loads((root / _MANIFEST).read_text(encoding="utf-8"))
-        if data["digest"] != _spec_digest(spec):
+        with open(root / _MANIFEST, "rb") as stream:
+            raw = stream.read(_MAX_MANIFEST_BYTES + 1)
+        data = load_json(raw, source=str(root / _MANIFEST), max_bytes=_MAX_MANIFEST_BYTES, max_depth=8)
+        if not isinstance(data, dict) or data.get("digest") != _spec_digest(spec):
             return None
+        listed = data.get("repos")
+        if not isinstance(listed, list) or len(listed) != len(spec.repos):
+            return None
+        real_root = os.path.realpath(root)
         repos = []
-        for r in data["repos"]:
-            base = root / f"{r['repo_type']}s" / r["repo_id"] / r["commit"]
-            files = {}
-            for path, size, sha256_hex, sha1_hex, lfs in r["files"]:
-                local = base / path
-                if local.stat().st_size != size:
-                    return None
-                files[path] = GeneratedFile(r["repo_id"], r["repo_type"], path, local, size, sha256_hex, sha1_hex, lfs)
-            repos.append(GeneratedRepo(r["repo_id"], r["repo_type"], r["commit"], tuple(r["revisions"]), files))
+        for repo_spec, record in zip(spec.repos, listed, strict=True):
+            repo = _verified_repo(repo_spec, record, root, real_root)
+            if repo is None:
+                return None
+            repos.append(repo)
         return tuple(repos)
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, InputError, ValueError, KeyError, TypeError):
         return None
+
+
+def _verified_repo(repo_spec: RepoSpec, record: Any, root: Path, real_root: str) -> GeneratedRepo | None:
+    """One manifest entry checked against the spec and the bytes on disk (see :func:`_load_manifest`)."""
+    if not isinstance(record, dict):
+        return None
+    commit = record.get("commit")
+    if (
+        record.get("repo_id") != repo_spec.repo_id
+        or record.get("repo_type") != repo_spec.repo_type
+        or record.get("revisions") != list(repo_spec.revisions)
+        or not isinstance(commit, str)
+        or not _HEX40.fullmatch(commit)
+    ):
+        return None
+    listed = record.get("files")
+    wanted = {f.path for f in repo_spec.files}
+    if not isinstance(listed, list) or len(listed) != len(wanted):
+        return None
+    files: dict[str, GeneratedFile] = {}
+    entries: list[str] = []
+    for item in listed:
+        if not isinstance(item, list) or len(item) != 5:
+            return None
+        path, size, sha256_hex, sha1_hex, lfs = item
+        if path not in wanted or path in files or not isinstance(lfs, bool) or isinstance(size, bool):
+            return None
+        if not isinstance(size, int) or not isinstance(sha256_hex, str) or not isinstance(sha1_hex, str):
+            return None
+        if not _HEX64.fullmatch(sha256_hex) or not _HEX40.fullmatch(sha1_hex):
+            return None
+        relative = f"{repo_spec.repo_type}s/{repo_spec.repo_id}/{commit}/{path}"
+        local = safe_join(root, relative, what="manifest file path")
+        if os.path.realpath(local) != os.path.join(real_root, relative):
+            return None  # a symlink somewhere on the way, even one that stays inside the root
+        if _hashes(local, size) != (sha256_hex, sha1_hex):
+            return None
+        files[path] = GeneratedFile(
+            repo_spec.repo_id, repo_spec.repo_type, path, local, size, sha256_hex, sha1_hex, lfs
+        )
+        entries.append(_entry(path, size, sha256_hex, sha1_hex, lfs))
+    if _commit_of(repo_spec, entries) != commit:
+        return None
+    ordered = dict(sorted(files.items()))
+    return GeneratedRepo(repo_spec.repo_id, repo_spec.repo_type, commit, repo_spec.revisions, ordered)
+
+
+def _hashes(path: Path, size: int) -> tuple[str, str] | None:
+    """(sha256, git-sha1) of a regular file of exactly ``size`` bytes, opened without following a symlink."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    with os.fdopen(fd, "rb") as stream:
+        info = os.fstat(stream.fileno())
+        if not stat.S_ISREG(info.st_mode) or info.st_size != size:
+            return None
+        sha256 = hashlib.sha256()
+        sha1 = hashlib.sha1(b"blob %d\0" % size, usedforsecurity=False)
+        while chunk := stream.read(_HASH_CHUNK_BYTES):
+            sha256.update(chunk)
+            sha1.update(chunk)
+    return sha256.hexdigest(), sha1.hexdigest()

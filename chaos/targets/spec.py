@@ -21,16 +21,18 @@ Every bad value raises one :class:`~chaos.errors.TargetError` naming the field, 
 
 from __future__ import annotations
 
+import os
 import re
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from chaos.errors import TargetError
+from resilience_core.documents import read_document
+from resilience_core.errors import InputError
 
-__all__ = ["FILE_KINDS", "FileSpec", "HubSpec", "RepoSpec", "model_repo", "read_toml_spec"]
+__all__ = ["FILE_KINDS", "FileSpec", "HubSpec", "RepoSpec", "model_repo", "read_toml_spec", "revision_problem"]
 
 #: File kinds a spec may name; ``kind`` defaults from the path (see :func:`infer_kind`).
 FILE_KINDS = (
@@ -49,7 +51,11 @@ _DTYPES = {"BF16": 2, "F16": 2, "F32": 4, "U8": 1}
 _MIN_SAFETENSORS_BYTES = 1024
 _MAX_FILE_BYTES = 1 << 40
 _REPO_ID_RE = re.compile(r"^(?:[A-Za-z0-9][A-Za-z0-9._-]{0,95}/)?[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
-_REVISION_RE = re.compile(r"^[A-Za-z0-9._-][A-Za-z0-9._/-]{0,199}$")
+# A branch or tag name as git allows it (check-ref-format), narrowed to what is also a safe path under refs/:
+# segments of letters, digits, '.', '_', '-', none empty, none starting with '.', none ending in '.lock'.
+_REVISION_SEGMENT_RE = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]*$")
+_MAX_REVISION_CHARS = 200
+_MAX_SPEC_BYTES = 4 << 20
 _COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
 _PATH_SEGMENT_RE = re.compile(r"^[A-Za-z0-9._+=@ -]+$")
 _FILE_KEYS = frozenset({"path", "kind", "size_bytes", "lfs", "content", "data", "dtype", "vocab_size"})
@@ -58,14 +64,22 @@ _TOP_KEYS = frozenset({"seed", "repos"})
 
 
 def read_toml_spec(path: str | Path, what: str, example_name: str) -> dict[str, Any]:
-    """Parse a spec file; a missing file or bad TOML raises one TargetError naming the file and the fix."""
+    """Parse a spec file within :func:`resilience_core.read_document`'s limits (4 MiB, 64 levels, UTF-8).
+
+    A missing, unreadable, huge, deep, non-UTF-8 or malformed file raises one TargetError naming the file and
+    the fix.
+    """
     source = str(path)
+    if not Path(path).exists():
+        raise TargetError(f"{what} {source!r} does not exist; pass --spec with a {example_name} path")
     try:
-        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise TargetError(f"{what} {source!r} does not exist; pass --spec with a {example_name} path") from None
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
-        raise TargetError(f"{what} {source!r} is not valid TOML ({error}); fix the file") from None
+        data: dict[str, Any] = read_document(path, kind="toml", max_bytes=_MAX_SPEC_BYTES)
+    except InputError as error:
+        detail = str(error).removeprefix(os.fspath(path)).strip()
+        if error.reason == "invalid TOML":
+            raise TargetError(f"{what} {source!r} is not valid TOML ({detail}); fix the file") from None
+        raise TargetError(f"{what} {source!r} {detail}" + ("" if "fix:" in detail else "; fix the file")) from None
+    return data
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,7 +228,10 @@ def _file_from_dict(raw: object, source: str, where: str) -> FileSpec:
 
 
 def _fail(source: str, where: str, value: object, fix: str) -> TargetError:
-    return TargetError(f"{source}: {where}={value!r} {fix}")
+    shown = repr(value)
+    if len(shown) > 80:  # a 4 MiB content string must not become a 4 MiB error line
+        shown = f"{shown[:60]}...({len(shown)} chars)"
+    return TargetError(f"{source}: {where}={shown} {fix}")
 
 
 def _check_spec(spec: HubSpec) -> None:
@@ -232,8 +249,9 @@ def _check_spec(spec: HubSpec) -> None:
         if not repo.revisions:
             raise _fail(src, f"{where}.revisions", list(repo.revisions), "must name at least one branch, e.g. ['main']")
         for revision in repo.revisions:
-            if not isinstance(revision, str) or not _REVISION_RE.match(revision) or _COMMIT_RE.match(revision):
-                raise _fail(src, f"{where}.revisions", revision, "must be a branch/tag name, not a 40-hex sha")
+            problem = revision_problem(revision)
+            if problem:
+                raise _fail(src, f"{where}.revisions", revision, f"is refused: {problem}; fix: {_REVISION_FIX}")
             key = (f"{repo.repo_type}:{repo.repo_id}", revision)
             if key in seen_revisions:
                 raise _fail(src, f"{where}.revisions", revision, f"is already used by {seen_revisions[key]}")
@@ -248,6 +266,32 @@ def _check_spec(spec: HubSpec) -> None:
         for j, file in enumerate(repo.files):
             if file.path in dirs:
                 raise _fail(src, f"{where}.files[{j}].path", file.path, "is also a folder; rename one of them")
+
+
+_REVISION_FIX = "use a branch or tag name such as 'main' or 'v1.0' (segments of letters, digits, . _ -)"
+
+
+def revision_problem(revision: object) -> str:
+    """Why ``revision`` cannot be a branch or tag name of a served repo ("" when it can).
+
+    Revisions reach clients' disks (``refs/<revision>`` in every huggingface_hub cache) and HTTP headers, so
+    anything that could escape a folder or break a header line is refused here, at spec load.
+    """
+    if not isinstance(revision, str):
+        return "it is not a string"
+    if not revision or len(revision) > _MAX_REVISION_CHARS:
+        return f"it must have 1..{_MAX_REVISION_CHARS} characters"
+    if _COMMIT_RE.match(revision):
+        return "a 40-hex name would be taken for a commit sha"
+    segments = revision.split("/")
+    if ".." in segments or "." in segments or "" in segments:
+        return "it has an empty, '.' or '..' segment (a path outside refs/)"
+    for segment in segments:
+        if not _REVISION_SEGMENT_RE.match(segment):
+            return f"segment {segment!r} has a character outside letters, digits, '.', '_', '-' or starts with '.'"
+        if segment.endswith(".lock"):
+            return f"segment {segment!r} ends in '.lock' (git refuses it)"
+    return ""
 
 
 def _check_file(file: FileSpec, src: str, where: str) -> None:
@@ -271,6 +315,10 @@ def _check_file(file: FileSpec, src: str, where: str) -> None:
             raise _fail(src, f"{where}.size_bytes", size, f"must be >= {_MIN_SAFETENSORS_BYTES} for a safetensors file")
         if file.dtype not in _DTYPES:
             raise _fail(src, f"{where}.dtype", file.dtype, f"must be one of {', '.join(_DTYPES)}")
+        if size % _DTYPES[file.dtype]:
+            # Every tensor has the file's dtype (no filler tensor), so the data is a whole number of elements.
+            element = _DTYPES[file.dtype]
+            raise _fail(src, f"{where}.size_bytes", size, f"must be a multiple of {element} for {file.dtype} tensors")
     if file.lfs is not None and not isinstance(file.lfs, bool):
         raise _fail(src, f"{where}.lfs", file.lfs, "must be true or false")
     if file.content is not None and (not isinstance(file.content, str) or kind in ("safetensors",)):
@@ -281,6 +329,14 @@ def _check_file(file: FileSpec, src: str, where: str) -> None:
         raise _fail(src, f"{where}.data", file.data, "must be a table, and only for json/config files")
     if isinstance(file.vocab_size, bool) or not isinstance(file.vocab_size, int) or not 8 <= file.vocab_size <= 1 << 20:
         raise _fail(src, f"{where}.vocab_size", file.vocab_size, "must be an integer in 8..1048576")
+
+
+_TORCH_DTYPES = {"BF16": "bfloat16", "F16": "float16", "F32": "float32", "U8": "uint8"}
+
+
+def torch_dtype_name(dtype: str) -> str:
+    """The ``torch_dtype`` a config.json names for a safetensors dtype (``F16`` -> ``float16``)."""
+    return _TORCH_DTYPES[dtype]
 
 
 def dtype_size(dtype: str) -> int:

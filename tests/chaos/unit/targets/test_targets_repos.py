@@ -59,7 +59,9 @@ def test_safetensors_shards_are_valid_with_exact_size_and_an_index(tmp_path: Pat
         assert header["__metadata__"]["format"] == "pt"
         with safe_open(str(file.local_path), "np") as shard:
             keys = list(shard.keys())
-            assert shard.get_slice(keys[0]).get_shape()[1] == 256
+            shapes = {key: shard.get_slice(key).get_shape() for key in keys}
+        assert all(shape[1] == 256 for key, shape in shapes.items() if key.endswith(".weight"))
+        assert all(len(shape) == 1 for key, shape in shapes.items() if key.endswith(".bias"))
         seen.update(dict.fromkeys(keys, name))
     assert index["weight_map"] == seen
     config = json.loads(repo.files["config.json"].read_bytes())

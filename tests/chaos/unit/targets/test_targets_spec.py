@@ -85,7 +85,7 @@ def test_model_repo_has_shards_index_config_and_tokenizer() -> None:
         (_spec(repo_id="bad id!"), "repos[0].repo_id='bad id!'"),
         (_spec(repo_type="space"), "repos[0].repo_type='space' must be 'model' or 'dataset'"),
         (_spec(revisions=[]), "repos[0].revisions=[] must name at least one branch"),
-        (_spec(revisions=["a" * 40]), "not a 40-hex sha"),
+        (_spec(revisions=["a" * 40]), "would be taken for a commit sha"),
         (_spec(files=[]), "repos[0].files=[] must be a non-empty list"),
         (_spec(files=[{"path": "../etc/passwd"}]), "repos[0].files[0].path='../etc/passwd'"),
         (_spec(files=[{"path": "/abs.bin", "size_bytes": 1}]), "repos[0].files[0].path='/abs.bin'"),
