@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from resilience_core.errors import ConfigError, RecoveryFailed
+from resilience_core.errors import ConfigError, InputError, RecoveryFailed
 from resilience_core.hub.errors import ModelNotFoundError
 from resilience_core.hub.layout import Layout, default_cache_dir
-from resilience_core.hub.metadata import RepoPlan, resolve_repo, validate_repo_id, validate_revision
+from resilience_core.hub.metadata import RepoPlan, hub_token, resolve_repo, validate_repo_id, validate_revision
 from resilience_core.hub.strategies import (
     RESUMABLE_FAILURE_TYPES,
     HubDiskStrategy,
@@ -201,7 +201,7 @@ def ensure_model(
     timeout_s: float = 10.0,
     lock_timeout_s: float = 60.0,
     reserve_bytes: int = 64 << 20,
-    token: str | bool | None = False,
+    token: str | bool | None = None,
     quick_check: bool = False,
 ) -> EnsureResult:
     """Make ``repo_id@revision`` present and verified; download only what is missing or corrupt.
@@ -209,7 +209,14 @@ def ensure_model(
     ``sources``: the hub first, then mirrors (default ``$HF_ENDPOINT`` or huggingface.co); the runtime
     switches to the next after repeated network failures. ``timeout_s`` bounds every socket operation and
     metadata call, ``lock_timeout_s`` the wait for another process downloading the same file. ``quick_check``
-    trusts files already on disk whose size matches (default: hash them).
+    trusts files already on disk whose size matches (default: hash them). ``token``: by default (``None``)
+    huggingface_hub's own token (``HF_TOKEN``, else the one ``hf auth login`` stored), sent to the hub and never
+    to a CDN it redirects to; a string is sent as is; ``False`` sends none.
+
+    Everything the hub answers is checked before it names a file: a path with ``..``, an absolute path, a
+    backslash or a NUL, an oid that is not hex, a non-commit sha raise one
+    :class:`~resilience_core.errors.InputError` naming the field and the value, and nothing is written outside
+    ``cache_dir`` (or ``local_dir``).
 
     The result loads offline with ``snapshot_download(repo_id, revision=..., local_files_only=True)``.
 
@@ -221,6 +228,8 @@ def ensure_model(
     validate_repo_id(repo_id)
     validate_revision(revision)
     endpoints = _check_sources(sources)
+    secret = hub_token(token)
+    auth = {"Authorization": f"Bearer {secret}"} if secret else {}
     timeout_s = _check_positive("timeout_s", timeout_s)
     lock_timeout_s = _check_positive("lock_timeout_s", lock_timeout_s)
     rt = hub_runtime(runtime)
@@ -235,15 +244,15 @@ def ensure_model(
     net_plan = _hub_plan(rt)
 
     def resolve(*, endpoint: str, **_: object) -> RepoPlan:
-        return resolve_repo(repo_id, revision, endpoint=endpoint, timeout_s=timeout_s, token=token)
+        return resolve_repo(repo_id, revision, endpoint=endpoint, timeout_s=timeout_s, token=secret or False)
 
     params: dict[str, Any] = {"endpoint": all_sources[0], "sources": all_sources, "progress": Progress()}
     try:
         plan = rt.run(resolve, operation="model_download", params=params, plan=net_plan)
     except RecoveryFailed as failed:
         cause = failed.__cause__
-        if isinstance(cause, ModelNotFoundError):
-            # Bad input: the error naming the field is the clear one (nothing was written yet).
+        if isinstance(cause, (ModelNotFoundError, InputError)):
+            # Bad input, or a hostile answer: the error naming the field is the clear one (nothing was written).
             raise cause from cause.__cause__
         detail = f"{type(cause).__name__}: {cause}" if cause is not None else "no detail"
         message = (
@@ -270,7 +279,8 @@ def ensure_model(
         return True
 
     for remote in plan.files:
-        present = rt.run(check_existing, remote, operation="model_validation", plan=net_plan)
+        with _input_errors_raised():
+            present = rt.run(check_existing, remote, operation="model_validation", plan=net_plan)
         if present:
             reused += remote.size_bytes
         else:
@@ -303,7 +313,8 @@ def ensure_model(
 
     if missing:
         disk_params["bytes_needed"] = sum(r.size_bytes for r in missing) + reserve_bytes
-        rt.run(preflight, operation="model_download", params=disk_params, plan=net_plan)
+        with _input_errors_raised():
+            rt.run(preflight, operation="model_download", params=disk_params, plan=net_plan)
 
     downloaded = 0
     resumed = 0
@@ -320,6 +331,7 @@ def ensure_model(
                     layout.blob(remote),
                     remote,
                     timeout_s=timeout_s,
+                    headers=auth,
                     on_bytes=progress.add,
                 )
                 layout.publish(plan.commit, remote)
@@ -329,7 +341,8 @@ def ensure_model(
         params = {**disk_params, "endpoint": working[0], "sources": all_sources, "progress": progress}
         params["bytes_needed"] = remote.size_bytes + reserve_bytes
         try:
-            resumed += rt.run(fetch, operation="model_download", params=params, plan=net_plan)
+            with _input_errors_raised():
+                resumed += rt.run(fetch, operation="model_download", params=params, plan=net_plan)
         except RecoveryFailed as error:
             if error.context.failure_type is FailureType.STORAGE_SPACE_INSUFFICIENT:
                 # A partial on a full disk only keeps it full; network failures keep theirs to resume.
@@ -357,6 +370,18 @@ def ensure_model(
         resumed_files=resumed,
         repaired=tuple(repaired),
     )
+
+
+@contextlib.contextmanager
+def _input_errors_raised() -> Iterator[None]:
+    """A hostile name or document (an InputError, not retried) surfaces as itself: it names the field and value."""
+    try:
+        yield
+    except RecoveryFailed as failed:
+        cause = failed.__cause__
+        if isinstance(cause, InputError):
+            raise cause from cause.__cause__
+        raise
 
 
 def _has_partial(layout: Layout, remote: RemoteFile) -> bool:

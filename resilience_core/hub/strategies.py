@@ -93,7 +93,8 @@ class QuarantineRepairStrategy:
     """``hub-repair``: remove a file that failed its hash, so the next attempt downloads a good copy.
 
     A fresh download that failed its hash has already been discarded; a file found corrupt on disk is removed
-    here (its snapshot link and its blob). At most ``max_repairs`` times per file and call.
+    here (the blob, or the local_dir file; a symlink is removed, not followed). At most ``max_repairs`` times per
+    file and call.
     """
 
     name = "hub-repair"
@@ -106,7 +107,7 @@ class QuarantineRepairStrategy:
         return isinstance(ctx.error, ChecksumMismatch)
 
     def recover(self, ctx: ErrorContext, attempt: Attempt) -> RecoveryResult:
-        """Delete the corrupt file (following a snapshot symlink to its blob) and ask for another attempt."""
+        """Delete the corrupt file and ask for another attempt."""
         error = ctx.error
         if not isinstance(error, ChecksumMismatch):  # pragma: no cover -- can_handle filtered it
             return RecoveryResult(False, self.name, message="not a checksum mismatch")
@@ -114,12 +115,10 @@ class QuarantineRepairStrategy:
         if counts.get(error.entry, 0) >= self.max_repairs:
             return RecoveryResult(False, self.name, message=f"{error.entry} failed its hash {self.max_repairs} times")
         counts[error.entry] = counts.get(error.entry, 0) + 1
-        targets = [error.filename]
-        if os.path.islink(error.filename):
-            targets.append(os.path.realpath(error.filename))
-        for target in targets:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(target)
+        # Only the file itself: a symlink in its place is removed, never followed (its target may lie outside the
+        # cache, planted by someone else; ensure_model's own files are never symlinks where it checks them).
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(error.filename)
         return RecoveryResult(
             True,
             self.name,

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from resilience_core.errors import ConfigError
+from resilience_core.documents import load_json
+from resilience_core.errors import ConfigError, InputError
 from resilience_core.hub.errors import ChecksumMismatch, HubHTTPError, HubProtocolError, ModelNotFoundError
 from resilience_core.state.atomic import atomic_write, publish_file
 
@@ -42,6 +43,8 @@ _META_SUFFIX = ".part.json"
 _CHUNK_BYTES = 1 << 16
 _MAX_REDIRECTS = 5
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
+_MAX_META_BYTES = 64 << 10
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class _Hasher(Protocol):
@@ -127,8 +130,9 @@ def _remove_partial(blob_path: Path) -> None:
 
 def _read_meta(meta_path: Path) -> dict[str, Any] | None:
     try:
-        data = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        with meta_path.open("rb") as stream:
+            data = load_json(stream.read(_MAX_META_BYTES + 1), source=str(meta_path), max_bytes=_MAX_META_BYTES)
+    except (OSError, InputError):
         return None
     return data if isinstance(data, dict) else None
 
@@ -163,7 +167,11 @@ def _normalize_etag(value: str | None) -> str | None:
 def _open(
     url: str, headers: Mapping[str, str], timeout_s: float
 ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse, str]:
-    """GET ``url`` following up to five redirects; returns the connection, the response and the final URL."""
+    """GET ``url`` following up to five redirects; returns the connection, the response and the final URL.
+
+    A redirect to another origin (a CDN) does not get the ``Authorization`` header: the token stays with the hub.
+    """
+    headers = dict(headers)
     for _ in range(_MAX_REDIRECTS + 1):
         parts = urllib.parse.urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -189,10 +197,21 @@ def _open(
             location = urllib.parse.urljoin(url, response.getheader("Location", ""))
             response.read()
             conn.close()
+            if _origin(location) != _origin(url):
+                headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
             url = location
             continue
         return conn, response, url
     raise HubHTTPError(f"more than {_MAX_REDIRECTS} redirects from {url}", status_code=310, url=url)
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urllib.parse.urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    return parts.scheme, (parts.hostname or "").lower(), port or _DEFAULT_PORTS.get(parts.scheme)
 
 
 def _raise_for_status(response: http.client.HTTPResponse, url: str, remote: RemoteFile) -> None:
