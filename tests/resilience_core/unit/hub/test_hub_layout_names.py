@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -39,7 +40,7 @@ def test_the_layout_refuses_outside_names_in_every_join(tmp_path: Path, local: b
     layout = Layout(tmp_path / "cache", "acme/wan", tmp_path / "local" if local else None)
     bad_etag = RemoteFile("model.bin", 10, "../../../../escape")
     bad_path = RemoteFile("../../escape.bin", 10, ETAG, ETAG)
-    calls = [
+    calls: list[tuple[Callable[[], object], str]] = [
         (lambda: layout.blob(bad_etag), "ETag"),
         (lambda: layout.visible(COMMIT, bad_path.path), "repository path"),
         (lambda: layout.lock(bad_path) if local else layout.lock(bad_etag), "lock file" if local else "ETag"),
