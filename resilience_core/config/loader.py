@@ -288,7 +288,7 @@ def build_sections(data: Any, *, source: str, env: Mapping[str, str], level: str
             raise ConfigError(
                 f"unknown section {section!r} from {source}{_closest(str(section), list(_SECTIONS))}; "
                 f"known sections: {', '.join(_SECTIONS)}",
-                field=str(section),
+                field=str(section) or "<empty section name>",
                 value=data[section],
                 source=source,
                 allowed=", ".join(_SECTIONS),

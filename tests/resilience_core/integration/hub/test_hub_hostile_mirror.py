@@ -10,15 +10,20 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import uuid
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from resilience_core import InputError, UnsafePathError
-from resilience_core.hub import ensure_model, status, verify_model
+from resilience_core import InputError, RecoveryFailed, Runtime, UnsafePathError
+from resilience_core.hub import ModelNotFoundError, ensure_model, status, verify_model
+from resilience_core.recovery.clock import FakeClock
 
 REPO = "acme/evil"
 COMMIT = "c" * 40
@@ -112,7 +117,10 @@ def _outside(parent: Path, *roots: Path) -> list[str]:
 
 
 def _ensure(server: _Mirror, cache: Path, local: Path | None) -> Any:
-    return ensure_model(REPO, "main", sources=[_url(server)], cache_dir=cache, local_dir=local, timeout_s=5)
+    runtime = Runtime(clock=FakeClock())  # retries of a mismatching download wait on a fake clock
+    return ensure_model(
+        REPO, "main", sources=[_url(server)], cache_dir=cache, local_dir=local, timeout_s=5, runtime=runtime
+    )
 
 
 def test_the_mirror_serves_a_good_repo_when_it_is_honest(mirror: _Mirror, tmp_path: Path) -> None:
@@ -228,3 +236,51 @@ def test_a_symlink_planted_in_local_dir_is_not_written_through(mirror: _Mirror, 
     with pytest.raises(UnsafePathError, match="a symlink on the way leads outside the root"):
         _ensure(mirror, tmp_path / "cache", local)
     assert list(outside.iterdir()) == []
+
+
+# -- fuzz ---------------------------------------------------------------------------------------------------------
+# Budget: 80 examples, Hypothesis deadline 10 s each, no example database. Each example gets fresh roots under one
+# parent; afterwards the whole parent is listed and any file outside the roots fails the run.
+
+_SEGMENTS = ("config.json", "sub", "..", ".", "", "a\\b", "C:", "\x00", "\n", "x" * 300, "w.bin", "~", "%2e%2e")
+fuzz_path = st.lists(st.sampled_from(_SEGMENTS), min_size=1, max_size=4).map("/".join) | st.sampled_from(
+    ["/abs/x", "//server/share", "\\\\server\\share", "config.json"]
+)
+fuzz_oid = st.sampled_from([GIT_SHA1, "../" * 10 + "x" * 10, "0" * 39, GIT_SHA1.upper(), ""]) | st.text(max_size=6)
+fuzz_lfs = st.none() | st.fixed_dictionaries(
+    {"oid": st.sampled_from([SHA256, "../../" + "e" * 58, "z" * 64]) | st.text(max_size=6)},
+    optional={"size": st.sampled_from([len(CONTENT), 0, -1])},
+)
+fuzz_entry = st.fixed_dictionaries(
+    {"type": st.sampled_from(["file", "file", "directory", "symlink"]), "path": fuzz_path},
+    optional={
+        "size": st.sampled_from([len(CONTENT), -1, 0, 10**20, "22", True]),
+        "oid": fuzz_oid,
+        "lfs": fuzz_lfs,
+    },
+)
+
+
+@settings(max_examples=80, deadline=timedelta(seconds=10), database=None, suppress_health_check=list(HealthCheck))
+@given(st.lists(fuzz_entry, max_size=4), st.sampled_from(["cache", "local_dir"]))
+def _fuzz_trees(mirror: _Mirror, parent: Path, entries: list[dict[str, Any]], mode: str) -> None:
+    mirror.tree = entries
+    base = parent / uuid.uuid4().hex
+    cache, local = _roots(base)
+    cause: BaseException | None = None
+    try:
+        _ensure(mirror, cache, local if mode == "local_dir" else None)
+    except (InputError, ModelNotFoundError):
+        pass  # refused with a clear error: fine
+    except RecoveryFailed as failed:  # the mirror's bytes did not match a made-up size or oid: fine too
+        cause = failed.__cause__
+    assert not isinstance(cause, InputError)  # a hostile name is never buried in RecoveryFailed
+    assert _outside(base, cache, local) == []
+
+
+@pytest.mark.slow
+def test_fuzzed_trees_never_write_outside_the_roots(mirror: _Mirror, tmp_path: Path) -> None:
+    """80 generated trees (nasty paths, oids, sizes, LFS records): a clear error or an install, never a file
+    outside cache_dir/local_dir anywhere under the temporary parent."""
+    _fuzz_trees(mirror, tmp_path)
+    assert _outside(tmp_path, *tmp_path.glob("*/a/b/c/d/e/*")) == []
