@@ -101,12 +101,17 @@ def write_reports(journal: Mapping[str, Any], outdir: pathlib.Path) -> list[path
     ]
 
 
+_MAX_JOURNAL_BYTES = 1 << 30
+
+
 def load_journal(path: pathlib.Path) -> dict[str, Any]:
     """Read a journal back; a file of another schema raises ChaosError naming the file and the schema found."""
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise ChaosError(f"journal {path}: cannot read it ({error}); fix: point at a journal.json") from error
+    from resilience_core import InputError, read_document
+
+    try:  # bounded: a 100,000-deep or binary file is one line, not a RecursionError
+        document = read_document(path, kind="json", max_bytes=_MAX_JOURNAL_BYTES)
+    except InputError as error:
+        raise ChaosError(f"journal {path}: cannot read it ({error}); fix: point at a journal.json") from None
     schema = document.get("schema") if isinstance(document, dict) else None
     if schema != SCHEMA:
         raise ChaosError(f"journal {path}: schema={schema!r} must be {SCHEMA!r}; fix: point at a journal.json")

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from resilience_core.errors import RecoveryFailed
+from resilience_core.errors import ConfigError, RecoveryFailed
 from resilience_core.recovery.runtime import Runtime
 from resilience_core.recovery.strategies.rollback import RollbackStrategy
 from resilience_core.recovery.taxonomy import FailureEvent, RecoveredEvent, RecoveryEvent
@@ -71,7 +71,17 @@ def install(config: AppConfig, *, runtime: Runtime | None = None) -> InstallRepo
     """
     from resilience_core.hub import ensure_model
 
-    config.install_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        config.install_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:  # a path under /proc, a file in the way, no permission: the config's to fix
+        raise ConfigError(
+            f"install_dir={str(config.install_dir)!r} cannot be created ({error.strerror or error}); "
+            "fix: set install_dir to a folder you can write",
+            field="install_dir",
+            value=str(config.install_dir),
+            source="config",
+            allowed="a writable folder",
+        ) from None
     log, close_log = _logger(config)
     events: list[RecoveryEvent] = []
     rt = runtime if runtime is not None else Runtime()

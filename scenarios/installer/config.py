@@ -21,14 +21,13 @@ Every bad value raises one :class:`resilience_core.ConfigError` naming the file,
 
 from __future__ import annotations
 
-import json
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from resilience_core.errors import ConfigError
+from resilience_core.documents import read_document
+from resilience_core.errors import ConfigError, InputError
 
 __all__ = ["AppConfig", "ModelRef", "from_mapping", "load_config"]
 
@@ -191,19 +190,12 @@ def load_config(path: str | Path) -> AppConfig:
     """Read and validate a ``.toml`` or ``.json`` app config."""
     file = Path(path)
     source = str(file)
-    try:
-        raw = file.read_bytes()
-    except OSError as error:
-        raise _fail(source, "<file>", source, f"must be a readable file ({error.strerror})") from None
-    try:
-        if file.suffix == ".json":
-            data = json.loads(raw.decode("utf-8"))
-        elif file.suffix == ".toml":
-            data = tomllib.loads(raw.decode("utf-8"))
-        else:
-            raise _fail(source, "<file>", file.suffix, "must end in .toml or .json")
-    except (UnicodeDecodeError, ValueError) as error:
-        if isinstance(error, ConfigError):
-            raise
+    if file.suffix not in (".json", ".toml"):
+        raise _fail(source, "<file>", file.suffix, "must end in .toml or .json")
+    try:  # bounded (size, depth, UTF-8): a 100,000-deep file is one ConfigError, not a RecursionError
+        data = read_document(file, kind=file.suffix[1:])
+    except InputError as error:
+        if error.reason == "unreadable":
+            raise _fail(source, "<file>", source, "must be a readable file") from None
         raise _fail(source, "<file>", source, f"must be valid {file.suffix[1:].upper()} ({error})") from None
     return from_mapping(data, base_dir=file.parent.absolute(), source=source)

@@ -225,3 +225,19 @@ def test_a_root_under_proc_is_one_line(tmp_path: Path, capsys: pytest.CaptureFix
     line = _error_line(capsys)
     assert "/proc/self/chaos-" in line
     assert "writable root" in line
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [(b"[" * 100_000 + b"]" * 100_000, "nests deeper than 64 levels"), (b"\xff{}", "is not UTF-8 text")],
+)
+def test_a_hostile_journal_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes, expected: str
+) -> None:
+    """`resilience report merge` over a 100,000-deep or non-UTF-8 journal exits 2 with one line."""
+    journal = tmp_path / "journal.json"
+    journal.write_bytes(content)
+    assert _exit_status(["report", "merge", str(journal), "--out", str(tmp_path / "out")]) == 2
+    line = _error_line(capsys)
+    assert line.startswith(f"resilience report merge: error: journal {journal}: cannot read it")
+    assert expected in line
