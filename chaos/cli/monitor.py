@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import threading
 from typing import TYPE_CHECKING, Any
+
+from chaos.cli.serving import StopRequested, parse_port, report_stopped, wait_for_stop
 
 if TYPE_CHECKING:
     from resilience_core.config.reliability import ReliabilityConfig
@@ -40,11 +41,11 @@ def register(subparsers: Any) -> None:
 
     serve = action("serve", "answer /health, /health/models and /metrics")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
+    serve.add_argument("--port", type=parse_port, default=8000, help="port (default 8000; 0 picks a free one)")
     serve.add_argument("--allow-remote", action="store_true", help="allow a non-loopback --host")
     serve.add_argument("--catalog", default=None, help="models whose verify status /health includes")
     serve.add_argument("--no-ticks", action="store_true", help="do not run the monitor in the background")
-    serve.set_defaults(func=_serve)
+    serve.set_defaults(func=_serve, serves=True)  # stops like every resilience server (chaos.cli.serving)
     check = action("check", "run monitoring ticks now: sample, store, evaluate, alert")
     check.add_argument("--count", type=int, default=1, help="how many ticks (default 1)")
     check.add_argument("--interval", type=float, default=0.0, help="seconds between ticks")
@@ -81,7 +82,6 @@ def _serve(args: argparse.Namespace) -> int:
         service, host=args.host, port=args.port, allow_remote=args.allow_remote, metrics=lambda: exposition(store)
     )
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with server:
         ticker = None
         if settings.enabled and not args.no_ticks:
@@ -91,13 +91,12 @@ def _serve(args: argparse.Namespace) -> int:
             )
             ticker.start()
         print(f"monitor serving on {server.url} (/health, /health/models, /metrics)", flush=True)
-        try:
-            stop.wait()
-        except KeyboardInterrupt:
-            stop.set()
+        signum = wait_for_stop()
+        stop.set()
         if ticker is not None:
             ticker.join(5)
-    return 0
+    report_stopped("monitor", signum)
+    raise StopRequested(signum)
 
 
 def _check(args: argparse.Namespace) -> int:

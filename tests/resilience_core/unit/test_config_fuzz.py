@@ -1,6 +1,6 @@
 """Fuzz the reliability config parser: files (bytes, mutated JSON/TOML, generated values) and env overrides.
 
-Budget: 200 file examples, 200 mapping+env examples, Hypothesis deadline 2 s each, no example database.
+Budget: 100 file examples, 100 mapping+env examples, Hypothesis deadline 2 s each, no example database.
 Each example ends with either a ReliabilityConfig or one single-line ConfigError naming a field and a source,
 never another exception; the temporary folder holds only the input file afterwards (nothing else written).
 """
@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from resilience_core import ConfigError, ReliabilityConfig, load_config
 
 FUZZ = settings(
-    max_examples=200,
+    max_examples=100,
     deadline=timedelta(seconds=2),
     database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],

@@ -67,11 +67,17 @@ def test_sigterm_right_after_start_always_ends_the_same_way(tmp_path: Path, serv
         assert not lines or lines[-1].endswith("stopped (SIGTERM)"), err
 
 
-@pytest.mark.parametrize("server", ["hub", "proxy", "index"])
+@pytest.mark.parametrize("server", ["hub", "proxy", "index", "monitor"])
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_a_serving_server_stops_cleanly_on_the_signal(tmp_path: Path, server: str, signum: signal.Signals) -> None:
     """Once its URL is printed, each server stops on SIGTERM or SIGINT with one line and dies of that signal."""
-    argv = {**_commands(tmp_path), "index": ["index", "serve", "--port", "0"]}[server]
+    monitoring = tmp_path / "monitoring.json"
+    monitoring.write_text('{"database": "metrics.db", "check_interval_seconds": 0.2}')
+    argv = {
+        **_commands(tmp_path),
+        "index": ["index", "serve", "--port", "0"],
+        "monitor": ["monitor", "serve", "--port", "0", "--monitoring", str(monitoring)],
+    }[server]
     process = subprocess.Popen(
         [sys.executable, "-m", "chaos.cli", *argv],
         stdout=subprocess.PIPE,

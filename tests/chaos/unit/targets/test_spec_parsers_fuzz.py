@@ -1,6 +1,6 @@
 """Fuzz every file parser of the harness: hub specs, index specs, proxy populate files, a hub root's manifest.
 
-Budget: 200 examples per parser, Hypothesis deadline 2 s each, no example database. Inputs are generated specs
+Budget: 100 examples per parser, Hypothesis deadline 2 s each, no example database. Inputs are generated specs
 turned into TOML/JSON, then mutated (bytes cut, inserted, replaced) or prefixed with junk (deep brackets,
 invalid UTF-8, NUL). Each example ends with a spec or one single-line error of the parser's own type
 (TargetError, ProxyError); a hub root manifest is reused only when it proves its files, else ignored.
@@ -23,7 +23,7 @@ from chaos.errors import ProxyError, TargetError
 from chaos.targets import FileSpec, HubSpec, IndexSpec, RepoSpec, generate_repos
 
 FUZZ = settings(
-    max_examples=200,
+    max_examples=100,
     deadline=timedelta(seconds=2),
     database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],

@@ -1,6 +1,6 @@
 """Fuzz the files the hub client reads back from disk: trees/<commit>.json and the .part.json resume records.
 
-Budget: 200 examples each, Hypothesis deadline 2 s, no example database. Anyone who can write the cache can
+Budget: 100 examples each, Hypothesis deadline 2 s, no example database. Anyone who can write the cache can
 edit these files, so any content must give a listing (every path beneath the root) or None, never an
 exception, and reading never creates a file.
 """
@@ -22,7 +22,7 @@ from resilience_core.hub.transfer import _resume_offset as resume_offset
 from resilience_core.hub.transfer import partial_paths
 
 FUZZ = settings(
-    max_examples=200,
+    max_examples=100,
     deadline=timedelta(seconds=2),
     database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
