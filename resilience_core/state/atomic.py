@@ -15,6 +15,9 @@ rename survives a power cut.
 '[]\\n'
 
 Files get the permissions a plain ``open()`` would give them (``0o666`` less the umask), not ``mkstemp``'s 0600.
+``exclusive=True`` creates the file only if it does not exist yet (a hard link of the finished temp file, which
+fails with ``FileExistsError`` instead of replacing): two processes racing to create a secret both end up
+reading the same complete file.
 """
 
 from __future__ import annotations
@@ -27,12 +30,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, Literal, overload
 
-__all__ = ["atomic_open", "atomic_write", "fsync_path", "publish_file"]
+__all__ = ["atomic_open", "atomic_write", "current_umask", "fsync_path", "publish_file"]
 
 _umask: int | None = None
 
 
-def _current_umask() -> int:
+def current_umask() -> int:
+    """The process umask, read once (from /proc where it can be read without changing it)."""
     global _umask  # noqa: PLW0603 -- read once per process: setting the umask to read it is not thread-safe
     if _umask is None:
         try:
@@ -66,38 +70,58 @@ def fsync_path(path: str | os.PathLike[str]) -> None:
 
 @overload
 def atomic_open(
-    path: str | os.PathLike[str], mode: Literal["w"], *, durable: bool = ..., mode_bits: int | None = ...
+    path: str | os.PathLike[str],
+    mode: Literal["w"],
+    *,
+    durable: bool = ...,
+    mode_bits: int | None = ...,
+    exclusive: bool = ...,
 ) -> contextlib.AbstractContextManager[IO[str]]: ...
 @overload
 def atomic_open(
-    path: str | os.PathLike[str], mode: Literal["wb"] = ..., *, durable: bool = ..., mode_bits: int | None = ...
+    path: str | os.PathLike[str],
+    mode: Literal["wb"] = ...,
+    *,
+    durable: bool = ...,
+    mode_bits: int | None = ...,
+    exclusive: bool = ...,
 ) -> contextlib.AbstractContextManager[IO[bytes]]: ...
 def atomic_open(
-    path: str | os.PathLike[str], mode: str = "wb", *, durable: bool = True, mode_bits: int | None = None
+    path: str | os.PathLike[str],
+    mode: str = "wb",
+    *,
+    durable: bool = True,
+    mode_bits: int | None = None,
+    exclusive: bool = False,
 ) -> contextlib.AbstractContextManager[IO[Any]]:
     """A handle on a temp file that replaces ``path`` when the block ends cleanly (discarded on an exception).
 
     ``mode`` is ``"wb"`` or ``"w"`` (UTF-8). ``durable=False`` skips the fsyncs (scratch files a crash may lose).
-    ``mode_bits`` sets the permissions (default: ``0o666`` less the umask).
+    ``mode_bits`` sets the permissions (default: ``0o666`` less the umask). ``exclusive=True`` never replaces:
+    the block's end raises ``FileExistsError`` when ``path`` exists by then.
     """
     if mode not in ("w", "wb"):
         raise ValueError(f"atomic_open(mode={mode!r}) must be 'w' or 'wb'")
-    return _atomic_open(Path(path), mode, durable=durable, mode_bits=mode_bits)
+    return _atomic_open(Path(path), mode, durable=durable, mode_bits=mode_bits, exclusive=exclusive)
 
 
 @contextlib.contextmanager
-def _atomic_open(path: Path, mode: str, *, durable: bool, mode_bits: int | None) -> Iterator[IO[Any]]:
+def _atomic_open(path: Path, mode: str, *, durable: bool, mode_bits: int | None, exclusive: bool) -> Iterator[IO[Any]]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        os.fchmod(fd, mode_bits if mode_bits is not None else 0o666 & ~_current_umask())
+        os.fchmod(fd, mode_bits if mode_bits is not None else 0o666 & ~current_umask())
         handle: IO[Any] = os.fdopen(fd, mode, encoding="utf-8") if mode == "w" else os.fdopen(fd, mode)
         with handle:
             yield handle
             handle.flush()
             if durable:
                 os.fsync(handle.fileno())
-        os.replace(temp, path)
+        if exclusive:
+            os.link(temp, path)  # EEXIST instead of replacing; the temp name goes in the finally below
+            os.unlink(temp)
+        else:
+            os.replace(temp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp)
@@ -107,11 +131,19 @@ def _atomic_open(path: Path, mode: str, *, durable: bool, mode_bits: int | None)
 
 
 def atomic_write(
-    path: str | os.PathLike[str], data: bytes | str, *, durable: bool = True, mode_bits: int | None = None
+    path: str | os.PathLike[str],
+    data: bytes | str,
+    *,
+    durable: bool = True,
+    mode_bits: int | None = None,
+    exclusive: bool = False,
 ) -> Path:
-    """Replace ``path`` with ``data`` (text is written as UTF-8) atomically; returns the path."""
+    """Replace ``path`` with ``data`` (text is written as UTF-8) atomically; returns the path.
+
+    ``exclusive=True`` creates ``path`` whole or raises ``FileExistsError`` (it never replaces an existing file).
+    """
     target = Path(path)
-    with atomic_open(target, "wb", durable=durable, mode_bits=mode_bits) as handle:
+    with atomic_open(target, "wb", durable=durable, mode_bits=mode_bits, exclusive=exclusive) as handle:
         handle.write(data.encode("utf-8") if isinstance(data, str) else data)
     return target
 
