@@ -3,7 +3,7 @@
 >>> import pathlib, tempfile
 >>> work = pathlib.Path(tempfile.mkdtemp())
 >>> (work / "app").mkdir(); _ = (work / "app" / "config.json").write_text('{"v": 1}')
->>> store = StateStore(work / "store")
+>>> store = StateStore(work / "store", roots=[work / "app"])
 >>> snap = store.snapshot([work / "app"], state={"step": "before-upgrade"}, label="pre")
 >>> _ = (work / "app" / "new.tmp").write_text('{"v": 2}')
 >>> _ = (work / "app" / "new.tmp").replace(work / "app" / "config.json")  # replaced, never modified in place
@@ -19,23 +19,26 @@ the manifest and refuses (IntegrityError naming the entry) when content was chan
 mode changed it restores a private copy and logs a warning.
 
 **Crash safety**: a snapshot is built under ``<store>/tmp`` and becomes visible by one directory rename once its
-manifest is written and synced. A restore stages each root beside it and swaps it in with one atomic
-``renameat2(RENAME_EXCHANGE)`` (or, where that is missing, two renames rolled forward by :meth:`recover`), so a
-SIGKILL at any instant leaves either the old tree or the restored one. Restores are atomic per root, not
-across roots. State is JSON only: unpickling a file an attacker (or a bug) wrote runs arbitrary code.
+manifest is written and it is synced. A restore stages every root beside its target, checking each stored file,
+then swaps each in with one atomic ``renameat2(RENAME_EXCHANGE)`` (or, where that is missing, two renames rolled
+forward by :meth:`recover`), so a SIGKILL at any instant leaves either the old tree or the restored one. Restores
+are atomic per root, not across roots. State is JSON only: unpickling a file an attacker (or a bug) wrote runs
+arbitrary code.
+
+**Trust**: manifests and restore journals are sealed with HMAC-SHA256 under a per-store key (``<store>/key``,
+mode 0600) and fully validated before use; ``roots=`` pins the trees a store may ever write. See the threat model
+in docs/state-and-logs.md.
 """
 
 from __future__ import annotations
 
 import builtins
 import contextlib
-import hashlib
 import json
 import logging
 import os
 import re
 import secrets
-import shutil
 import stat
 import threading
 import time
@@ -44,21 +47,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from resilience_core.errors import IntegrityError, SnapshotError
-from resilience_core.state._capture import LINK_FALLBACK_ERRNOS, CaptureMixin, entry_path
-from resilience_core.state._manifest import (
-    SCHEMA,
-    exchange,
-    fsync_dirs,
-    fsync_dirs_started,
-    pid_alive,
-    remove_tree,
-    require,
-    seal,
-    unseal,
-)
+from resilience_core.documents import load_json
+from resilience_core.errors import InputError, IntegrityError, SnapshotError
+from resilience_core.state._capture import CaptureMixin
+from resilience_core.state._fs import exchange, fsync_all, pid_alive, remove_tree
+from resilience_core.state._manifest import SCHEMA, RootPolicy, is_snapshot_id, require, totals, validate_manifest
+from resilience_core.state._restore import RestoreMixin, StageJob
+from resilience_core.state._seal import MAX_SEALED_BYTES, load_key, mac_of, parse, read_sealed, seal, verify
 from resilience_core.state.atomic import atomic_write, fsync_path, publish_file
-from resilience_core.state.integrity import hash_file
 
 try:
     import fcntl
@@ -67,8 +63,13 @@ except ImportError:  # Windows has no flock; importing must still work there, us
 
 __all__ = ["Snapshot", "StateStore"]
 
-_ID_PATTERN = re.compile(r"^[0-9]{8}T[0-9]{12}Z-[0-9a-f]{8}$")
 _log = logging.getLogger("resilience_core.state.snapshot")
+_JOURNAL_SCHEMA = "resilience-core/restore-journal@1"
+_TOKEN = re.compile(r"[0-9]{1,10}-[0-9a-f]{8}")
+_PARTIAL = re.compile(r"[0-9]{8}T[0-9]{12}Z-[0-9a-f]{8}\.([0-9]{1,10})\.partial")
+_DELETING = re.compile(r"[0-9]{8}T[0-9]{12}Z-[0-9a-f]{8}\.deleting")
+_MAX_PID = 2**31 - 1
+_STATE_DEPTH = 60  # the manifest nests state two levels down; load_json allows 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,25 +85,39 @@ class Snapshot:
     state: Mapping[str, Any] = field(default_factory=dict)
 
 
-# -- small filesystem helpers ------------------------------------------------------------------------------------
+@dataclass(slots=True)
+class _Swap:
+    """One root of a restore in progress: where it is staged, where the old tree goes, and its journal."""
+
+    kind: str
+    target: str
+    staging: str
+    old: str
+    journal: Path
+    record: dict[str, Any]
+    swapped: bool = False
 
 
-# -- the store ---------------------------------------------------------------------------------------------------
+def _sibling_names(target: str, token: str) -> tuple[str, str]:
+    parent, name = os.path.split(target)
+    return os.path.join(parent, f".{name}.restore-{token}"), os.path.join(parent, f".{name}.old-{token}")
 
 
-class StateStore(CaptureMixin):
-    """Snapshots of directories and files under ``root``, with the state (JSON) that goes with them.
+class StateStore(CaptureMixin, RestoreMixin):
+    """Snapshots of directories and files, with the state (JSON) that goes with them, kept under ``root``.
 
     ``snapshot(paths, state, label)`` records the trees; ``restore(id)`` puts them back atomically per root;
     ``list()`` and ``prune(keep=, max_age_s=)`` manage them; ``recover()`` (run on construction) finishes or
-    undoes whatever a killed process left half done. Any object with ``restore(snapshot_id)`` works as the
-    runtime's rollback target; this is the built-in one.
+    undoes whatever a killed process left half done. ``roots``, when given, are the only trees (with what lies
+    beneath them) this store will snapshot or restore: a manifest naming any other path is refused. Any object
+    with ``restore(snapshot_id)`` works as the runtime's rollback target; this is the built-in one.
     """
 
     def __init__(
         self,
         root: str | os.PathLike[str],
         *,
+        roots: Iterable[str | os.PathLike[str]] | None = None,
         durable: bool = True,
         background_cleanup: bool = True,
         now: Callable[[], float] = time.time,
@@ -110,23 +125,30 @@ class StateStore(CaptureMixin):
         if fcntl is None:
             raise SnapshotError("StateStore needs a POSIX system (flock, hard links, renameat2); this one has no fcntl")
         self.root = Path(root).absolute()
+        self.roots = None if roots is None else tuple(os.path.abspath(os.fspath(p)) for p in roots)
+        if self.roots == ():
+            raise SnapshotError("roots=[] allows no tree at all; pass the trees this store snapshots (or None)")
+        self._policy = RootPolicy(str(self.root), self.roots)
+        for allowed in self.roots or ():
+            if problem := RootPolicy(str(self.root)).problem(allowed):
+                raise SnapshotError(f"roots entry {allowed!r} {problem}; fix the roots given to StateStore")
         self.durable = durable
         self.background_cleanup = background_cleanup
         self._now = now
         self._reflink_ok: bool | None = None
-        # id -> (sha256 of the manifest file, parsed manifest) for manifests this object wrote or validated:
+        # id -> (MAC of the manifest file, validated manifest) for manifests this object wrote or validated:
         # identical bytes need no second parse and validation (a rollback right after a snapshot is common).
-        self._validated: dict[str, tuple[str, dict[str, Any]]] = {}
+        self._validated: dict[str, tuple[bytes, dict[str, Any]]] = {}
         self._cleaners: builtins.list[threading.Thread] = []
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
         for sub in ("snapshots", "tmp", "pending"):
-            (self.root / sub).mkdir(parents=True, exist_ok=True)
+            (self.root / sub).mkdir(exist_ok=True)
+        self._key = load_key(self.root)
         self.recover()
-
-    # -- locking ---------------------------------------------------------------------------------------------
 
     @contextlib.contextmanager
     def _locked(self, mode: int) -> Iterator[bool]:
-        fd = os.open(self.root / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(self.root / "lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
         try:
             try:
                 fcntl.flock(fd, mode)
@@ -155,19 +177,18 @@ class StateStore(CaptureMixin):
         roots = self._check_roots(paths)
         state_dict = self._check_state(state)
         if not isinstance(label, str) or len(label) > 200:
-            raise SnapshotError(f"label={label!r} must be a string of at most 200 characters")
+            raise SnapshotError(f"label={label!r:.300} must be a string of at most 200 characters")
         created = self._now()
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(created))
         snapshot_id = f"{stamp}{int(created % 1 * 1e6):06d}Z-{secrets.token_hex(4)}"
         partial = self.root / "tmp" / f"{snapshot_id}.{os.getpid()}.partial"
         with self._locked(fcntl.LOCK_SH):
             try:
+                data = partial / "data"
                 partial.mkdir()
-                (partial / "data").mkdir()
-                made_dirs = [str(partial), str(partial / "data")]
-                records = [
-                    self._capture(i, root, str(partial / "data"), made_dirs, hash_files) for i, root in enumerate(roots)
-                ]
+                data.mkdir()
+                made = [str(partial), str(data)]
+                records = [self._capture(i, root, str(data), made, hash_files) for i, root in enumerate(roots)]
                 body = {
                     "schema": SCHEMA,
                     "id": snapshot_id,
@@ -176,23 +197,24 @@ class StateStore(CaptureMixin):
                     "state": state_dict,
                     "roots": records,
                 }
-                manifest = body
-                # The data directories are complete: their fsyncs (one group commit) overlap sealing the manifest.
-                data_synced = fsync_dirs_started(made_dirs[1:]) if self.durable else None
-                sealed = seal(body)
+                sealed = seal(body, self._key)
+                if len(sealed) > MAX_SEALED_BYTES:
+                    raise SnapshotError(
+                        f"the manifest would be {len(sealed)} bytes, over the {MAX_SEALED_BYTES} limit; "
+                        "snapshot fewer files per snapshot"
+                    )
                 (partial / "manifest.json").write_bytes(sealed)
-                if data_synced is not None:
-                    # The manifest and the directory naming it, then everything, before publishing.
-                    fsync_dirs([str(partial), str(partial / "manifest.json")])
-                    data_synced()
-                os.rename(partial, self.root / "snapshots" / snapshot_id)
+                if self.durable:
+                    # Every directory made, and the manifest, in one group: all durable before the publish rename.
+                    fsync_all([*made, str(partial / "manifest.json")])
+                publish_file(partial, self.root / "snapshots" / snapshot_id, durable=False)
                 if self.durable:
                     fsync_path(self.root / "snapshots")
             except BaseException:
                 remove_tree(str(partial))
                 raise
-        self._validated[snapshot_id] = (hashlib.sha256(sealed).hexdigest(), manifest)
-        return self._as_snapshot(manifest)
+        self._validated[snapshot_id] = (mac_of(sealed), body)
+        return self._as_snapshot(body)
 
     def _check_roots(self, paths: Iterable[str | os.PathLike[str]]) -> list[str]:
         if isinstance(paths, str | os.PathLike):
@@ -200,13 +222,14 @@ class StateStore(CaptureMixin):
         roots = [os.path.abspath(os.fspath(p)) for p in paths]
         if not roots:
             raise SnapshotError("paths is empty; pass the directories or files to snapshot")
-        store = str(self.root)
         for i, root in enumerate(roots):
             for other in roots[i + 1 :]:
                 if root == other or other.startswith(root + os.sep) or root.startswith(other + os.sep):
                     raise SnapshotError(f"paths {root!r} and {other!r} overlap; pass each tree once")
-            if store == root or store.startswith(root + os.sep) or root.startswith(store + os.sep):
-                raise SnapshotError(f"path {root!r} overlaps the store {store!r}; keep the store outside the trees")
+            if problem := self._policy.problem(root):
+                raise SnapshotError(
+                    f"path {root!r} {problem}; keep the store outside the trees, and the trees in roots"
+                )
             if os.path.islink(root):
                 raise SnapshotError(f"path {root!r} is a symlink; pass the directory it points to")
         return roots
@@ -221,45 +244,44 @@ class StateStore(CaptureMixin):
                 raise SnapshotError(
                     f"state[{key!r}]={value!r:.80} is not JSON ({error}); state holds JSON values only (never pickle)"
                 ) from None
-        return state_dict
+        try:
+            # Round-tripped, so the state returned now equals the one read back later (keys become strings).
+            checked: dict[str, Any] = load_json(json.dumps(state_dict), source="state", max_depth=_STATE_DEPTH)
+        except InputError as error:
+            raise SnapshotError(f"{error}; keep the saved state shallower") from None
+        return checked
 
     # -- reading ---------------------------------------------------------------------------------------------
 
     def _snapshot_dir(self, snapshot_id: str) -> Path:
-        if not isinstance(snapshot_id, str) or not _ID_PATTERN.match(snapshot_id):
-            raise SnapshotError(f"snapshot_id={snapshot_id!r} is not a snapshot id; list() shows the valid ones")
+        if not is_snapshot_id(snapshot_id):
+            raise SnapshotError(f"snapshot_id={snapshot_id!r:.80} is not a snapshot id; list() shows the valid ones")
         path = self.root / "snapshots" / snapshot_id
-        if not path.is_dir():
-            raise SnapshotError(f"snapshot {snapshot_id!r} does not exist in {self.root}; list() shows the valid ones")
+        try:
+            info = os.lstat(path)
+        except FileNotFoundError:
+            raise SnapshotError(
+                f"snapshot {snapshot_id!r} does not exist in {self.root}; list() shows the valid ones"
+            ) from None
+        require(
+            stat.S_ISDIR(info.st_mode), f"{snapshot_id}: not a directory (a symlink or file was put there)", snapshot_id
+        )
         return path
 
     def _load(self, snapshot_id: str) -> dict[str, Any]:
         path = self._snapshot_dir(snapshot_id) / "manifest.json"
         where = f"{snapshot_id}/manifest.json"
-        try:
-            raw = path.read_bytes()
-        except OSError as error:
-            raise IntegrityError(f"{where}: unreadable ({error})", entry=where) from None
-        digest = hashlib.sha256(raw).hexdigest()
+        mac, body = verify(read_sealed(path, where), self._key, where)
         known = self._validated.get(snapshot_id)
-        if known is not None and known[0] == digest:
+        if known is not None and known[0] == mac:
             return known[1]
-        manifest = unseal(raw, where)
-        require(manifest.get("id") == snapshot_id, f"{where}: id {manifest.get('id')!r} != {snapshot_id!r}", where)
-        self._validated[snapshot_id] = (digest, manifest)
+        manifest = validate_manifest(parse(body, where), where, snapshot_id, self._policy)
+        self._validated[snapshot_id] = (mac, manifest)
         return manifest
 
     @staticmethod
     def _as_snapshot(manifest: Mapping[str, Any]) -> Snapshot:
-        file_count = size_bytes = 0
-        for root in manifest["roots"]:
-            if root["kind"] == "file":
-                file_count += 1
-                size_bytes += root["file"]["size"]
-            for entry in root.get("entries", ()):
-                if entry["type"] == "file":
-                    file_count += 1
-                    size_bytes += entry["size"]
+        file_count, size_bytes = totals(manifest)
         return Snapshot(
             id=manifest["id"],
             label=manifest["label"],
@@ -271,14 +293,14 @@ class StateStore(CaptureMixin):
         )
 
     def get(self, snapshot_id: str) -> Snapshot:
-        """The snapshot with this id (its manifest fully validated)."""
+        """The snapshot with this id (its seal checked, its manifest fully validated)."""
         return self._as_snapshot(self._load(snapshot_id))
 
     def list(self) -> builtins.list[Snapshot]:
         """Every complete, valid snapshot, oldest first (damaged ones are skipped with a warning)."""
         found = []
         for name in os.listdir(self.root / "snapshots"):
-            if not _ID_PATTERN.match(name):
+            if not is_snapshot_id(name):
                 continue
             try:
                 found.append(self.get(name))
@@ -304,7 +326,7 @@ class StateStore(CaptureMixin):
             for snapshot_id in doomed:
                 self._validated.pop(snapshot_id, None)
                 graveyard = self.root / "tmp" / f"{snapshot_id}.deleting"
-                os.rename(self.root / "snapshots" / snapshot_id, graveyard)
+                publish_file(self.root / "snapshots" / snapshot_id, graveyard, durable=False)  # out of sight first
                 remove_tree(str(graveyard))
         return doomed
 
@@ -313,34 +335,70 @@ class StateStore(CaptureMixin):
     def restore(self, snapshot_id: str, *, copy: bool = False, verify_hashes: bool = True) -> Snapshot:
         """Put every root of the snapshot back, each atomically, and return the snapshot (with its state).
 
-        Checks everything before touching anything: a file changed in place since the snapshot raises
-        IntegrityError naming it. ``copy=True`` restores private copies instead of shared links (the
+        Checks everything before touching anything: every root is staged (and every stored file checked)
+        before the first swap, so a file changed in place since the snapshot raises IntegrityError naming it
+        and leaves every tree as it was. ``copy=True`` restores private copies instead of shared links (the
         restored tree then never shares content with the store). ``verify_hashes`` checks recorded sha256s.
         """
         manifest = self._load(snapshot_id)
         data = self._snapshot_dir(snapshot_id) / "data"
-        plans = [self._plan_root(i, root, data, verify_hashes) for i, root in enumerate(manifest["roots"])]
-        garbage: builtins.list[tuple[tuple[str, str], Path]] = []
+        require(data.is_dir() and not data.is_symlink(), f"{snapshot_id}: its data directory is missing", snapshot_id)
+        swaps: builtins.list[_Swap] = []
         with self._locked(fcntl.LOCK_EX):
-            for index, (root, plan) in enumerate(zip(manifest["roots"], plans, strict=True)):
-                garbage.append(self._restore_root(root, plan, f"{data}/{index}", copy))
+            try:
+                synced: builtins.list[str] = []
+                for index, root in enumerate(manifest["roots"]):
+                    swaps.append(self._begin(root))
+                    if root["kind"] != "absent":
+                        job = StageJob(f"{data}/{index}", swaps[-1].staging, copy, verify_hashes, synced)
+                        self._stage(root, job)
+                if self.durable:
+                    fsync_all(synced)  # the staged trees, complete on disk before any swap can be
+                for swap in swaps:
+                    self._swap(swap)  # the commit point of this root
+                    swap.swapped = True
+                if self.durable:
+                    fsync_all(sorted({os.path.dirname(s.target) for s in swaps}))
+            except BaseException:
+                self._abandon(swaps)
+                raise
         if self.background_cleanup:
-            # The swap was the commit point; removing the replaced tree is housekeeping. A non-daemon thread,
-            # so interpreter exit waits for it; a kill leaves a journal that recover() finishes.
-            cleaner = threading.Thread(target=self._clean, args=(garbage,), name="resilience-snapshot-cleanup")
+            # The swaps were the commit points; removing the replaced trees is housekeeping. A non-daemon thread,
+            # so interpreter exit waits for it; a kill leaves journals that recover() finishes.
+            cleaner = threading.Thread(target=self._clean, args=(swaps,), name="resilience-snapshot-cleanup")
             self._cleaners = [t for t in self._cleaners if t.is_alive()] + [cleaner]
             cleaner.start()
         else:
-            self._clean(garbage)
+            self._clean(swaps)
         return self._as_snapshot(manifest)
 
+    def _begin(self, root: Mapping[str, Any]) -> _Swap:
+        """Choose the staging and old names beside the target and journal them (recover() removes leftovers)."""
+        token = f"{os.getpid()}-{secrets.token_hex(4)}"
+        staging, old = _sibling_names(root["path"], token)
+        record = {"schema": _JOURNAL_SCHEMA, "pid": os.getpid(), "target": root["path"], "token": token}
+        record["phase"] = "staging"
+        journal = self.root / "pending" / f"restore-{token}.json"
+        # Not fsynced: after a kill the page cache keeps it; after a power loss, losing it only leaves garbage
+        # beside the target. The two-rename fallback, where it matters, rewrites it durably before renaming.
+        journal.write_bytes(seal(record, self._key))
+        return _Swap(root["kind"], root["path"], staging, old, journal, record)
+
+    def _abandon(self, swaps: builtins.list[_Swap]) -> None:
+        """After a failure mid-restore: finish a half-done two-rename swap (as recover() would), then clean up."""
+        for swap in swaps:
+            if swap.record["phase"] == "swapping" and not os.path.lexists(swap.target):
+                source = swap.staging if os.path.lexists(swap.staging) else swap.old
+                publish_file(source, swap.target, durable=self.durable)
+        self._clean(swaps)
+
     @staticmethod
-    def _clean(garbage: Iterable[tuple[tuple[str, str], Path]]) -> None:
-        for paths, journal in garbage:
-            for path in paths:
+    def _clean(swaps: Iterable[_Swap]) -> None:
+        for swap in swaps:
+            for path in (swap.staging, swap.old):
                 remove_tree(path)
             with contextlib.suppress(FileNotFoundError):
-                os.unlink(journal)
+                os.unlink(swap.journal)
 
     def wait(self) -> None:
         """Wait until trees replaced by earlier restores are deleted (restore returns before that)."""
@@ -348,142 +406,31 @@ class StateStore(CaptureMixin):
             cleaner.join()
         self._cleaners = []
 
-    def _plan_root(self, index: int, root: Mapping[str, Any], data: Path, verify: bool) -> set[str]:
-        """Check each stored file against its record; return the data paths that need a private copy."""
-        root_data = f"{data}/{index}"
-        checks = [(root_data, root["file"], root["path"])] if root["kind"] == "file" else []
-        checks += [(f"{root_data}/{e['path']}", e, e["path"]) for e in root.get("entries", []) if e["type"] == "file"]
-        plan: set[str] = set()  # usually empty: only files whose mode changed
-        for path, record, name in checks:
-            try:
-                info = os.lstat(path)
-            except FileNotFoundError:
-                raise IntegrityError(f"snapshot file for {name!r} is missing from the store", entry=name) from None
-            # Compared field by field (no tuples): this runs once per file on every restore.
-            if info.st_size != record["size"] or info.st_mtime_ns != record["mtime_ns"] or info.st_ino != record["ino"]:
-                now = (info.st_size, info.st_mtime_ns, info.st_ino)
-                then = (record["size"], record["mtime_ns"], record["ino"])
-                raise IntegrityError(
-                    f"{name!r} was modified in place after the snapshot (size, mtime_ns, inode {now} != {then}); "
-                    "its saved content is lost. Writers must replace files (temp file + os.replace), never "
-                    "modify them in place; take a new snapshot",
-                    entry=name,
-                )
-            if verify and record.get("sha256") and hash_file(path) != record["sha256"]:
-                raise IntegrityError(f"{name!r}: sha256 differs from the manifest (bad checksum)", entry=name)
-            if stat.S_IMODE(info.st_mode) != record["mode"]:
-                _log.warning("%s: mode changed after the snapshot; restoring a private copy with the saved mode", name)
-                plan.add(path)
-        return plan
-
-    def _place_file(self, source: str, target: str, record: Mapping[str, Any], copy: bool) -> None:
-        if not copy:
-            try:
-                os.link(source, target, follow_symlinks=False)
-                return
-            except OSError as error:
-                if error.errno not in LINK_FALLBACK_ERRNOS:
-                    raise
-                _log.warning("%s: cannot hard-link from the store (%s); restoring a copy", target, error.strerror)
-        shutil.copy2(source, target, follow_symlinks=False)
-        os.chmod(target, record["mode"])
-
-    def _restore_root(
-        self, root: Mapping[str, Any], plan: set[str], root_data: str, copy: bool
-    ) -> tuple[tuple[str, str], Path]:
-        """Stage and swap one root; return (paths to delete, journal) for the cleanup."""
-        target = root["path"]
-        parent, name = os.path.split(target)
-        token = f"{os.getpid()}-{secrets.token_hex(4)}"
-        staging = os.path.join(parent, f".{name}.restore-{token}")
-        old = os.path.join(parent, f".{name}.old-{token}")
-        journal = self.root / "pending" / f"restore-{token}.json"
-        record = {"pid": os.getpid(), "target": target, "staging": staging, "old": old, "phase": "staging"}
-        # Not fsynced: after a kill the page cache keeps it; after a power loss, losing it only leaves garbage
-        # beside the target. The two-rename fallback, where it matters, rewrites it durably before renaming.
-        journal.write_bytes(json.dumps(record).encode())
-        try:
-            if root["kind"] != "absent":
-                os.makedirs(parent, exist_ok=True)
-                self._stage(root, plan, root_data, staging, copy)
-            self._swap(root["kind"], target, staging, journal, record)
-            if self.durable:
-                fsync_path(parent)
-        except BaseException:
-            self._clean([((staging, old), journal)])
-            raise
-        return (staging, old), journal
-
-    def _stage(self, root: Mapping[str, Any], plan: set[str], root_data: str, staging: str, copy: bool) -> None:
-        if root["kind"] == "file":
-            self._place_file(root_data, staging, root["file"], copy or root_data in plan)
-            return
-        os.mkdir(staging, 0o700)
-        dirs = [(staging, root["mode"])]
-        base = root_data + "/"
-        for entry in sorted(root["entries"], key=entry_path):
-            rel = entry["path"]
-            path = f"{staging}/{rel}"
-            kind = entry["type"]
-            if kind == "file" and not copy:
-                source = base + rel
-                if not plan or source not in plan:  # the common case, inlined: one linkat, no method call
-                    try:
-                        os.link(source, path, follow_symlinks=False)
-                        continue
-                    except OSError:
-                        pass  # a missing parent or a filesystem refusing links: the general path handles both
-            elif kind == "dir":
-                try:
-                    os.mkdir(path, 0o700)  # parents come first in sorted order; makedirs would stat them again
-                except OSError:
-                    os.makedirs(path, 0o700, exist_ok=True)  # whatever mkdir refused, makedirs decides as before
-                dirs.append((path, entry["mode"]))
-                continue
-            for tries_left in (1, 0):
-                try:
-                    if kind == "symlink":
-                        os.symlink(entry["target"], path)
-                    else:
-                        source = base + entry["path"]
-                        self._place_file(source, path, entry, copy or source in plan)
-                    break
-                except FileNotFoundError:
-                    if not tries_left:
-                        raise
-                    os.makedirs(os.path.dirname(path), 0o700, exist_ok=True)  # no dir entry listed its parent
-        if self.durable:
-            fsync_dirs([path for path, _ in dirs])
-        for path, mode in reversed(dirs):
-            os.chmod(path, mode)
-
-    def _swap(self, kind: str, target: str, staging: str, journal: Path, record: dict[str, Any]) -> None:
-        old = record["old"]
-        if kind == "absent":
+    def _swap(self, swap: _Swap) -> None:
+        target, staging, old = swap.target, swap.staging, swap.old
+        if swap.kind == "absent":
             if os.path.lexists(target):
-                os.rename(target, old)
+                publish_file(target, old, durable=False)  # moved aside; the cleanup deletes it
             return
-        if not os.path.lexists(target):
-            os.rename(staging, target)
-            return
-        if kind == "file" and not os.path.isdir(target):
-            publish_file(staging, target)
+        if not os.path.lexists(target) or (swap.kind == "file" and not os.path.isdir(target)):
+            publish_file(staging, target, durable=False)
             return
         if exchange(staging, target):
-            return  # staging now holds the old tree; the caller removes it
+            return  # staging now holds the old tree; the cleanup removes it
         # No RENAME_EXCHANGE here: two renames, journaled so recover() can roll forward after a kill.
-        record["phase"] = "swapping"
-        atomic_write(journal, json.dumps(record))
-        os.rename(target, old)
-        os.rename(staging, target)
+        swap.record["phase"] = "swapping"
+        atomic_write(swap.journal, seal(swap.record, self._key))
+        publish_file(target, old, durable=False)
+        publish_file(staging, target, durable=False)
 
     # -- crash recovery --------------------------------------------------------------------------------------
 
     def recover(self) -> builtins.list[str]:
         """Finish or undo what killed processes left: restores mid-swap, partial snapshots, half deletions.
 
-        Runs on construction; safe to call any time (entries of live processes are left alone). Returns what
-        it did, one line per action.
+        Runs on construction; safe to call any time (entries of live processes are left alone). Journals whose
+        seal or fields do not check out are removed without acting on them. Returns what it did, one line per
+        action.
         """
         actions: list[str] = []
         with self._locked(fcntl.LOCK_EX | fcntl.LOCK_NB) as acquired:
@@ -491,28 +438,44 @@ class StateStore(CaptureMixin):
                 return actions  # a live process is restoring or pruning right now
             for journal in sorted((self.root / "pending").glob("restore-*.json")):
                 try:
-                    record = json.loads(journal.read_bytes())
-                    pid, target, staging, old = record["pid"], record["target"], record["staging"], record["old"]
-                except (OSError, ValueError, KeyError, TypeError):
+                    pid, target, token, phase = self._read_journal(journal)
+                except IntegrityError as error:
+                    _log.warning("removing an unusable restore journal (not acted on): %s", error)
                     journal.unlink(missing_ok=True)
                     continue
-                if pid_alive(int(pid)):
+                if pid_alive(pid):
                     continue
-                if record.get("phase") == "swapping" and not os.path.lexists(target):
+                staging, old = _sibling_names(target, token)
+                if phase == "swapping" and not os.path.lexists(target):
                     source = staging if os.path.lexists(staging) else old
-                    os.rename(source, target)
-                    actions.append(f"rolled {target} forward from {source}")
+                    if os.path.lexists(source):
+                        publish_file(source, target, durable=self.durable)
+                        actions.append(f"rolled {target} forward from {source}")
                 for leftover in (staging, old):
                     if os.path.lexists(leftover):
                         remove_tree(leftover)
                         actions.append(f"removed {leftover}")
                 journal.unlink(missing_ok=True)
             for item in (self.root / "tmp").iterdir():
-                parts = item.name.split(".")
-                stale = item.name.endswith(".deleting") or (
-                    item.name.endswith(".partial") and len(parts) == 3 and not pid_alive(int(parts[1]))
-                )
+                partial = _PARTIAL.fullmatch(item.name)
+                stale = _DELETING.fullmatch(item.name) is not None
+                if partial is not None:
+                    pid = int(partial.group(1))
+                    stale = not 0 < pid <= _MAX_PID or not pid_alive(pid)
                 if stale:
                     remove_tree(str(item))
                     actions.append(f"removed {item}")
         return actions
+
+    def _read_journal(self, journal: Path) -> tuple[int, str, str, str]:
+        """(pid, target, token, phase) of a sealed restore journal; IntegrityError naming it otherwise."""
+        where = f"pending/{journal.name}"
+        record = parse(verify(read_sealed(journal, where), self._key, where)[1], where)
+        require(type(record) is dict and record.get("schema") == _JOURNAL_SCHEMA, f"{where}: not a journal", where)
+        pid, target, token, phase = (record.get(k) for k in ("pid", "target", "token", "phase"))
+        require(type(pid) is int and 0 < pid <= _MAX_PID, f"{where}: pid={pid!r:.40} is not a pid", where)
+        problem = self._policy.problem(target)
+        require(not problem, f"{where}: target {target!r:.200} {problem}", where)
+        require(type(token) is str and _TOKEN.fullmatch(token) is not None, f"{where}: bad token {token!r:.40}", where)
+        require(phase in ("staging", "swapping"), f"{where}: phase={phase!r:.40} is unknown", where)
+        return pid, target, token, phase

@@ -98,11 +98,13 @@ def test_snapshot_shares_content_by_hardlink_or_reflink(tmp_path: Path, app: Pat
     """Snapshot data shares inodes with the live tree (or is a reflink): no bytes copied on the same fs."""
     store = StateStore(tmp_path / "store")
     snap = store.snapshot([app])
-    manifest = json.loads((tmp_path / "store" / "snapshots" / snap.id / "manifest.json").read_text())
-    shares = {e["share"] for e in manifest["body"]["roots"][0]["entries"] if e["type"] == "file"}
-    assert shares <= {"hardlink", "reflink"}
-    if shares == {"hardlink"}:
-        assert (app / "config.json").stat().st_nlink == 2
+    stored = sorted((tmp_path / "store" / "snapshots" / snap.id / "data" / "0").iterdir())
+    assert [p.name for p in stored] == ["0", "1"], "one flat directory of files per root"
+    live = {(app / "config.json").stat().st_ino, (app / "models" / "a" / "weights.bin").stat().st_ino}
+    if (app / "config.json").stat().st_nlink == 2:
+        assert {p.stat().st_ino for p in stored} == live
+    else:  # a reflink: separate inodes, shared extents
+        assert {p.read_text() for p in stored} == {'{"v": 1}', "weights-1"}
 
 
 def test_in_place_modification_is_refused_with_the_rule(tmp_path: Path, app: Path) -> None:
@@ -148,7 +150,9 @@ def test_hashes_are_verified_when_recorded(tmp_path: Path, app: Path) -> None:
     """With hash_files=True a same-size, same-mtime content change is caught by sha256, naming the entry."""
     store = StateStore(tmp_path / "store")
     snap = store.snapshot([app], hash_files=True)
-    data = tmp_path / "store" / "snapshots" / snap.id / "data" / "0" / "config.json"
+    data = next(
+        p for p in (tmp_path / "store" / "snapshots" / snap.id / "data" / "0").iterdir() if p.stat().st_size == 8
+    )
     info = data.stat()
     with open(data, "r+b") as stream:
         stream.write(b"X")
@@ -221,18 +225,16 @@ def test_restore_without_rename_exchange_rolls_forward_after_a_crash(
     before = listing(app)
     replace(app / "config.json", "changed")
     monkeypatch.setattr(snapshot_module, "exchange", lambda first, second: False)
-    real_rename = os.rename
-    calls = []
+    real_publish = snapshot_module.publish_file
 
-    def crash_after_first_swap_rename(src: str, dst: str) -> None:
-        calls.append((src, dst))
-        real_rename(src, dst)
-        if ".old-" in str(dst):
+    def crash_after_moving_aside(source: str, target: str, *, durable: bool = True) -> Path:
+        real_publish(source, target, durable=durable)
+        if ".old-" in str(target):
             raise KeyboardInterrupt("simulated kill between the two renames")
+        return Path(target)
 
-    monkeypatch.setattr(snapshot_module.os, "rename", crash_after_first_swap_rename)
-    monkeypatch.setattr(snapshot_module, "remove_tree", lambda path: None)  # a killed process cleans nothing
-    monkeypatch.setattr(snapshot_module.os, "unlink", lambda path: None)
+    monkeypatch.setattr(snapshot_module, "publish_file", crash_after_moving_aside)
+    monkeypatch.setattr(StateStore, "_abandon", lambda self, swaps: None)  # a killed process cleans nothing
     with pytest.raises(KeyboardInterrupt):
         store.restore(snap.id)
     monkeypatch.undo()
@@ -244,16 +246,98 @@ def test_restore_without_rename_exchange_rolls_forward_after_a_crash(
     assert [p.name for p in app.parent.iterdir() if ".restore-" in p.name or ".old-" in p.name] == []
 
 
+def test_failure_between_the_two_renames_rolls_forward_at_once(
+    tmp_path: Path, app: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An exception (not a kill) between the two renames finishes the swap instead of deleting the old tree."""
+    store = StateStore(tmp_path / "store")
+    snap = store.snapshot([app])
+    before = listing(app)
+    replace(app / "config.json", "changed")
+    monkeypatch.setattr(snapshot_module, "exchange", lambda first, second: False)
+    real_publish = snapshot_module.publish_file
+    calls = []
+
+    def fail_second_rename(source: str, target: str, *, durable: bool = True) -> Path:
+        calls.append(target)
+        if len(calls) == 2:
+            raise OSError(5, "simulated I/O error")
+        return real_publish(source, target, durable=durable)
+
+    monkeypatch.setattr(snapshot_module, "publish_file", fail_second_rename)
+    with pytest.raises(OSError, match="simulated"):
+        store.restore(snap.id)
+    monkeypatch.undo()
+    assert listing(app) == before, "rolled forward to the restored tree"
+    assert list((tmp_path / "store" / "pending").iterdir()) == []
+
+
+def test_roots_pin_what_a_store_may_snapshot(tmp_path: Path, app: Path) -> None:
+    """With roots=, snapshot() accepts those trees and paths beneath them, and refuses anything else."""
+    other = tmp_path / "other"
+    other.mkdir()
+    store = StateStore(tmp_path / "store", roots=[app])
+    assert store.snapshot([app / "models", app / "config.json"]).file_count == 2
+    with pytest.raises(SnapshotError, match="not one of the roots this store was opened with"):
+        store.snapshot([other])
+    with pytest.raises(SnapshotError, match="overlaps the store"):
+        StateStore(tmp_path / "store2", roots=[tmp_path])
+    with pytest.raises(SnapshotError, match="allows no tree"):
+        StateStore(tmp_path / "store3", roots=[])
+
+
+def test_a_store_opened_with_other_roots_refuses_the_snapshot(tmp_path: Path, app: Path) -> None:
+    """A snapshot of a tree is refused by the same store reopened with roots that do not include it."""
+    snap = StateStore(tmp_path / "store").snapshot([app])
+    narrow = StateStore(tmp_path / "store", roots=[tmp_path / "elsewhere"])
+    with pytest.raises(IntegrityError, match="not one of the roots") as info:
+        narrow.restore(snap.id)
+    assert info.value.entry == str(app)
+    assert narrow.list() == []
+
+
+def test_tampered_journal_is_removed_without_acting_on_it(tmp_path: Path, app: Path) -> None:
+    """A journal naming a victim directory, unsealed or resealed with bad fields, deletes and renames nothing."""
+    import hmac
+
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (tmp_path / ".victim.old-1-deadbeef").mkdir()
+    store = StateStore(tmp_path / "store")
+    pending = tmp_path / "store" / "pending"
+    key = (tmp_path / "store" / "key").read_bytes()
+    forged = {"schema": "resilience-core/restore-journal@1", "pid": 1, "target": str(victim), "token": "1-deadbeef"}
+    bodies = {
+        "unsealed": json.dumps({"pid": 999999, "target": str(victim), "staging": str(victim), "old": str(victim)}),
+        "huge pid": json.dumps({**forged, "pid": 10**30, "phase": "swapping"}),
+        "bad token": json.dumps({**forged, "pid": 999999, "token": "../../x", "phase": "swapping"}),
+        "relative target": json.dumps({**forged, "pid": 999999, "target": "victim", "phase": "swapping"}),
+    }
+    for name, body in bodies.items():
+        raw = body.encode()
+        mac = hmac.new(key, raw, "sha256").hexdigest().encode()
+        sealed = raw if name == "unsealed" else b'{"hmac_sha256":"' + mac + b'","body":' + raw + b"}"
+        (pending / f"restore-{name.replace(' ', '-')}.json").write_bytes(sealed)
+    assert store.recover() == []
+    assert victim.is_dir()
+    assert (tmp_path / ".victim.old-1-deadbeef").is_dir()
+    assert list(pending.iterdir()) == []
+
+
 def test_recover_removes_partial_snapshots_of_dead_processes(tmp_path: Path) -> None:
     """A half-built snapshot left by a dead pid is deleted; a live process's one is kept."""
     store = StateStore(tmp_path / "store")
     dead = tmp_path / "store" / "tmp" / "20260101T000000000000Z-00000000.999999999.partial"
     live = tmp_path / "store" / "tmp" / f"20260101T000000000000Z-00000001.{os.getpid()}.partial"
-    dead.mkdir()
-    live.mkdir()
+    huge_pid = tmp_path / "store" / "tmp" / "20260101T000000000000Z-00000002.9999999999.partial"
+    odd = tmp_path / "store" / "tmp" / "not.a.partial"
+    for path in (dead, live, huge_pid, odd):
+        path.mkdir()
     store.recover()
     assert not dead.exists()
+    assert not huge_pid.exists(), "a pid no process can have is dead"
     assert live.exists()
+    assert odd.exists(), "names recover() did not make are left alone"
 
 
 class UpgradeBrokeError(Exception):
