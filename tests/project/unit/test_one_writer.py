@@ -9,7 +9,6 @@ ROOT = Path(__file__).resolve().parents[3]
 WRITER = ROOT / "resilience_core" / "state" / "atomic.py"
 # Renames that are not "a temp file becomes the real one": each names the function and why it is not a writer.
 DIRECTORY_SWAPS = {
-    ("resilience_core/state/snapshot.py", "os.rename"): "snapshot and restore swap whole directory trees",
     ("resilience_core/state/_rotation.py", "os.rename"): "rotation renames the live log aside, no temp file",
 }
 
