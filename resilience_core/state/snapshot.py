@@ -37,7 +37,6 @@ import contextlib
 import json
 import logging
 import os
-import re
 import secrets
 import stat
 import threading
@@ -50,8 +49,9 @@ from typing import Any
 from resilience_core.documents import load_json
 from resilience_core.errors import InputError, IntegrityError, SnapshotError
 from resilience_core.state._capture import CaptureMixin
-from resilience_core.state._fs import exchange, fsync_all, pid_alive, remove_tree
+from resilience_core.state._fs import exchange, fsync_all, remove_tree, sync_trees
 from resilience_core.state._manifest import SCHEMA, RootPolicy, is_snapshot_id, require, totals, validate_manifest
+from resilience_core.state._recovery import JOURNAL_SCHEMA, RecoverMixin, Swap, sibling_names
 from resilience_core.state._restore import RestoreMixin, StageJob
 from resilience_core.state._seal import MAX_SEALED_BYTES, load_key, mac_of, parse, read_sealed, seal, verify
 from resilience_core.state.atomic import atomic_write, fsync_path, publish_file
@@ -64,11 +64,6 @@ except ImportError:  # Windows has no flock; importing must still work there, us
 __all__ = ["Snapshot", "StateStore"]
 
 _log = logging.getLogger("resilience_core.state.snapshot")
-_JOURNAL_SCHEMA = "resilience-core/restore-journal@1"
-_TOKEN = re.compile(r"[0-9]{1,10}-[0-9a-f]{8}")
-_PARTIAL = re.compile(r"[0-9]{8}T[0-9]{12}Z-[0-9a-f]{8}\.([0-9]{1,10})\.partial")
-_DELETING = re.compile(r"[0-9]{8}T[0-9]{12}Z-[0-9a-f]{8}\.deleting")
-_MAX_PID = 2**31 - 1
 _STATE_DEPTH = 60  # the manifest nests state two levels down; load_json allows 64
 
 
@@ -85,25 +80,7 @@ class Snapshot:
     state: Mapping[str, Any] = field(default_factory=dict)
 
 
-@dataclass(slots=True)
-class _Swap:
-    """One root of a restore in progress: where it is staged, where the old tree goes, and its journal."""
-
-    kind: str
-    target: str
-    staging: str
-    old: str
-    journal: Path
-    record: dict[str, Any]
-    swapped: bool = False
-
-
-def _sibling_names(target: str, token: str) -> tuple[str, str]:
-    parent, name = os.path.split(target)
-    return os.path.join(parent, f".{name}.restore-{token}"), os.path.join(parent, f".{name}.old-{token}")
-
-
-class StateStore(CaptureMixin, RestoreMixin):
+class StateStore(CaptureMixin, RestoreMixin, RecoverMixin):
     """Snapshots of directories and files, with the state (JSON) that goes with them, kept under ``root``.
 
     ``snapshot(paths, state, label)`` records the trees; ``restore(id)`` puts them back atomically per root;
@@ -343,17 +320,18 @@ class StateStore(CaptureMixin, RestoreMixin):
         manifest = self._load(snapshot_id)
         data = self._snapshot_dir(snapshot_id) / "data"
         require(data.is_dir() and not data.is_symlink(), f"{snapshot_id}: its data directory is missing", snapshot_id)
-        swaps: builtins.list[_Swap] = []
+        swaps: builtins.list[Swap] = []
         with self._locked(fcntl.LOCK_EX):
             try:
-                synced: builtins.list[str] = []
+                staged: builtins.list[tuple[str, builtins.list[str]]] = []
                 for index, root in enumerate(manifest["roots"]):
                     swaps.append(self._begin(root))
                     if root["kind"] != "absent":
-                        job = StageJob(f"{data}/{index}", swaps[-1].staging, copy, verify_hashes, synced)
+                        job = StageJob(f"{data}/{index}", swaps[-1].staging, copy, verify_hashes, [])
                         self._stage(root, job)
+                        staged.append((os.path.dirname(root["path"]), job.synced))
                 if self.durable:
-                    fsync_all(synced)  # the staged trees, complete on disk before any swap can be
+                    sync_trees(staged)  # the staged trees, complete on disk before any swap can be
                 for swap in swaps:
                     self._swap(swap)  # the commit point of this root
                     swap.swapped = True
@@ -372,19 +350,19 @@ class StateStore(CaptureMixin, RestoreMixin):
             self._clean(swaps)
         return self._as_snapshot(manifest)
 
-    def _begin(self, root: Mapping[str, Any]) -> _Swap:
+    def _begin(self, root: Mapping[str, Any]) -> Swap:
         """Choose the staging and old names beside the target and journal them (recover() removes leftovers)."""
         token = f"{os.getpid()}-{secrets.token_hex(4)}"
-        staging, old = _sibling_names(root["path"], token)
-        record = {"schema": _JOURNAL_SCHEMA, "pid": os.getpid(), "target": root["path"], "token": token}
+        staging, old = sibling_names(root["path"], token)
+        record = {"schema": JOURNAL_SCHEMA, "pid": os.getpid(), "target": root["path"], "token": token}
         record["phase"] = "staging"
         journal = self.root / "pending" / f"restore-{token}.json"
         # Not fsynced: after a kill the page cache keeps it; after a power loss, losing it only leaves garbage
         # beside the target. The two-rename fallback, where it matters, rewrites it durably before renaming.
         journal.write_bytes(seal(record, self._key))
-        return _Swap(root["kind"], root["path"], staging, old, journal, record)
+        return Swap(root["kind"], root["path"], staging, old, journal, record)
 
-    def _abandon(self, swaps: builtins.list[_Swap]) -> None:
+    def _abandon(self, swaps: builtins.list[Swap]) -> None:
         """After a failure mid-restore: finish a half-done two-rename swap (as recover() would), then clean up."""
         for swap in swaps:
             if swap.record["phase"] == "swapping" and not os.path.lexists(swap.target):
@@ -393,7 +371,7 @@ class StateStore(CaptureMixin, RestoreMixin):
         self._clean(swaps)
 
     @staticmethod
-    def _clean(swaps: Iterable[_Swap]) -> None:
+    def _clean(swaps: Iterable[Swap]) -> None:
         for swap in swaps:
             for path in (swap.staging, swap.old):
                 remove_tree(path)
@@ -406,7 +384,7 @@ class StateStore(CaptureMixin, RestoreMixin):
             cleaner.join()
         self._cleaners = []
 
-    def _swap(self, swap: _Swap) -> None:
+    def _swap(self, swap: Swap) -> None:
         target, staging, old = swap.target, swap.staging, swap.old
         if swap.kind == "absent":
             if os.path.lexists(target):
@@ -422,60 +400,3 @@ class StateStore(CaptureMixin, RestoreMixin):
         atomic_write(swap.journal, seal(swap.record, self._key))
         publish_file(target, old, durable=False)
         publish_file(staging, target, durable=False)
-
-    # -- crash recovery --------------------------------------------------------------------------------------
-
-    def recover(self) -> builtins.list[str]:
-        """Finish or undo what killed processes left: restores mid-swap, partial snapshots, half deletions.
-
-        Runs on construction; safe to call any time (entries of live processes are left alone). Journals whose
-        seal or fields do not check out are removed without acting on them. Returns what it did, one line per
-        action.
-        """
-        actions: list[str] = []
-        with self._locked(fcntl.LOCK_EX | fcntl.LOCK_NB) as acquired:
-            if not acquired:
-                return actions  # a live process is restoring or pruning right now
-            for journal in sorted((self.root / "pending").glob("restore-*.json")):
-                try:
-                    pid, target, token, phase = self._read_journal(journal)
-                except IntegrityError as error:
-                    _log.warning("removing an unusable restore journal (not acted on): %s", error)
-                    journal.unlink(missing_ok=True)
-                    continue
-                if pid_alive(pid):
-                    continue
-                staging, old = _sibling_names(target, token)
-                if phase == "swapping" and not os.path.lexists(target):
-                    source = staging if os.path.lexists(staging) else old
-                    if os.path.lexists(source):
-                        publish_file(source, target, durable=self.durable)
-                        actions.append(f"rolled {target} forward from {source}")
-                for leftover in (staging, old):
-                    if os.path.lexists(leftover):
-                        remove_tree(leftover)
-                        actions.append(f"removed {leftover}")
-                journal.unlink(missing_ok=True)
-            for item in (self.root / "tmp").iterdir():
-                partial = _PARTIAL.fullmatch(item.name)
-                stale = _DELETING.fullmatch(item.name) is not None
-                if partial is not None:
-                    pid = int(partial.group(1))
-                    stale = not 0 < pid <= _MAX_PID or not pid_alive(pid)
-                if stale:
-                    remove_tree(str(item))
-                    actions.append(f"removed {item}")
-        return actions
-
-    def _read_journal(self, journal: Path) -> tuple[int, str, str, str]:
-        """(pid, target, token, phase) of a sealed restore journal; IntegrityError naming it otherwise."""
-        where = f"pending/{journal.name}"
-        record = parse(verify(read_sealed(journal, where), self._key, where)[1], where)
-        require(type(record) is dict and record.get("schema") == _JOURNAL_SCHEMA, f"{where}: not a journal", where)
-        pid, target, token, phase = (record.get(k) for k in ("pid", "target", "token", "phase"))
-        require(type(pid) is int and 0 < pid <= _MAX_PID, f"{where}: pid={pid!r:.40} is not a pid", where)
-        problem = self._policy.problem(target)
-        require(not problem, f"{where}: target {target!r:.200} {problem}", where)
-        require(type(token) is str and _TOKEN.fullmatch(token) is not None, f"{where}: bad token {token!r:.40}", where)
-        require(phase in ("staging", "swapping"), f"{where}: phase={phase!r:.40} is unknown", where)
-        return pid, target, token, phase

@@ -21,6 +21,7 @@ from resilience_core import (
 from resilience_core import snapshot as snapshot_module
 from resilience_core.errors import IntegrityError, SnapshotError
 from resilience_core.recovery.strategies.rollback import RestoresSnapshots, RollbackStrategy
+from resilience_core.state import _recovery as recovery_module
 from resilience_core.state.snapshot import StateStore
 
 
@@ -239,7 +240,7 @@ def test_restore_without_rename_exchange_rolls_forward_after_a_crash(
         store.restore(snap.id)
     monkeypatch.undo()
     assert not app.exists(), "the kill landed between the two renames"
-    monkeypatch.setattr(snapshot_module, "pid_alive", lambda pid: False)
+    monkeypatch.setattr(recovery_module, "pid_alive", lambda pid: False)
     actions = store.recover()
     assert any("rolled" in a for a in actions)
     assert listing(app) == before
