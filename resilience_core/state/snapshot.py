@@ -107,7 +107,10 @@ class StateStore(CaptureMixin, RestoreMixin, RecoverMixin):
             raise SnapshotError("roots=[] allows no tree at all; pass the trees this store snapshots (or None)")
         self._policy = RootPolicy(str(self.root), self.roots)
         for allowed in self.roots or ():
-            if problem := RootPolicy(str(self.root)).problem(allowed):
+            # A root holding the store is a fine allow-list (each snapshot path is still kept off the store); a
+            # root inside the store, or the store itself, is not.
+            holds_store = str(self.root).startswith(allowed.rstrip("/") + "/")
+            if (problem := RootPolicy(str(self.root)).problem(allowed)) and not holds_store:
                 raise SnapshotError(f"roots entry {allowed!r} {problem}; fix the roots given to StateStore")
         self.durable = durable
         self.background_cleanup = background_cleanup

@@ -282,7 +282,11 @@ def test_roots_pin_what_a_store_may_snapshot(tmp_path: Path, app: Path) -> None:
     with pytest.raises(SnapshotError, match="not one of the roots this store was opened with"):
         store.snapshot([other])
     with pytest.raises(SnapshotError, match="overlaps the store"):
-        StateStore(tmp_path / "store2", roots=[tmp_path])
+        StateStore(tmp_path / "store2", roots=[tmp_path / "store2" / "inside"])
+    holding = StateStore(tmp_path / "store4", roots=[tmp_path])  # an allow-list may hold the store...
+    assert holding.snapshot([other]).roots == (str(other),)
+    with pytest.raises(SnapshotError, match="overlaps the store"):
+        holding.snapshot([tmp_path])  # ...but no snapshot path may
     with pytest.raises(SnapshotError, match="allows no tree"):
         StateStore(tmp_path / "store3", roots=[])
 
