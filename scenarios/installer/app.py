@@ -94,7 +94,7 @@ def install(config: AppConfig, *, runtime: Runtime | None = None) -> InstallRepo
     try:
         system = run_preflight(config)
         log.info("preflight passed", event="preflight", **system)
-        store = StateStore(config.state_dir)
+        store = StateStore(config.state_dir, roots=[config.site_dir, config.manifest_path])
         snapshot_id = store.snapshot([config.site_dir, config.manifest_path], label="before-install").id
         rt.register(RollbackStrategy(store=store, snapshot_id=snapshot_id))
         log.info("snapshot taken", event="snapshot", snapshot_id=snapshot_id)
