@@ -6,6 +6,7 @@ directory; plugins add their own files through the ``chaos_report(journal, outdi
 
 from __future__ import annotations
 
-from chaos.report.journal import SCHEMA, build_journal, load_journal, write_reports
+from chaos.report.journal import SCHEMA, build_journal, load_journal
+from chaos.report.writer import write_reports
 
 __all__ = ["SCHEMA", "build_journal", "load_journal", "write_reports"]

@@ -31,7 +31,7 @@ from chaos.errors import ChaosError
 from chaos.trials import ScenarioSummary
 from resilience_core import atomic_write
 
-__all__ = ["SCHEMA", "build_journal", "load_journal", "write_json_atomic", "write_reports"]
+__all__ = ["SCHEMA", "build_journal", "load_journal", "write_json_atomic"]
 
 SCHEMA = "resilience-chaos/journal@1"
 _VERSIONED = ("resilience-chaos", "pytest", "pluggy", "hypothesis", "huggingface_hub")
@@ -84,21 +84,6 @@ def build_journal(
 def write_json_atomic(path: pathlib.Path, document: object) -> pathlib.Path:
     """Write ``document`` as indented JSON, atomically and durably: readers never see half a file."""
     return atomic_write(path, json.dumps(document, indent=2, sort_keys=False) + "\n")
-
-
-def write_reports(journal: Mapping[str, Any], outdir: pathlib.Path) -> list[pathlib.Path]:
-    """Write ``journal.json``, ``junit.xml``, ``summary.md`` and ``report.html`` into ``outdir``; returns their
-    paths."""
-    from chaos.report.html import render_html
-    from chaos.report.junit import render_junit
-    from chaos.report.markdown import render_markdown
-
-    return [
-        write_json_atomic(outdir / "journal.json", journal),
-        atomic_write(outdir / "junit.xml", render_junit(journal)),
-        atomic_write(outdir / "summary.md", render_markdown(journal)),
-        atomic_write(outdir / "report.html", render_html(journal)),
-    ]
 
 
 _MAX_JOURNAL_BYTES = 1 << 30

@@ -1,16 +1,22 @@
-"""A Markdown summary of a journal, ready for a CI step summary (``cat summary.md >> $GITHUB_STEP_SUMMARY``),
-and the plain lines the pytest plugin prints at the end of a run."""
+"""A Markdown summary of a journal, ready for a CI step summary (``$GITHUB_STEP_SUMMARY``; the reports writer
+appends it there itself when that variable is set), and the plain lines the pytest plugin prints at the end of a
+run.
+
+``summary.md`` reads top down in the order a CI engineer needs it: the verdict; every failed scenario with
+*all* its failing trials and their replay commands; the scenario table (failed first); what the columns mean;
+then failing trials of passing scenarios and, last, the expected failures of baselines.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from chaos.report.view import OUTCOME_HELP, OUTCOME_SHORT, OUTCOMES, ReportView, ScenarioView, TrialView, build_view
 from chaos.trials import ScenarioSummary
 
 __all__ = ["render_markdown", "summary_lines"]
 
-_BAD = ("failed_clean", "failed_dirty", "indeterminate")
 _COLUMNS = (
     ("recovered", "rec"),
     ("recovered_degraded", "degr"),
@@ -34,12 +40,23 @@ def _seconds(value: float | None) -> str:
     return "" if value is None else f"{value:.3g}s"
 
 
-def _verdict(scenario: Mapping[str, Any]) -> str:
+_ICONS = {"pass": "✅", "fail": "❌", "baseline": "📏", "undecided": "❔", "incomplete": "⏸️"}
+
+
+def _verdict(scenario: ScenarioView) -> str:
     """The verdict cell: a baseline row (threshold 0) reads ``baseline``, not a pass it did not earn."""
-    baseline = scenario.get("baseline", scenario["threshold"] == 0)
-    if not scenario["passed"]:
-        return "❌ FAIL (baseline)" if baseline else "❌ FAIL"
-    return "📏 baseline" if baseline else "✅ PASS"
+    icon = _ICONS.get(scenario.verdict, "❔")
+    if scenario.verdict == "baseline":
+        return f"{icon} baseline"
+    suffix = " (baseline)" if scenario.baseline else ""
+    return f"{icon} {scenario.verdict.upper()}{suffix}"
+
+
+def _code(text: str) -> str:
+    """``text`` as inline code, safe inside a table cell."""
+    fence = "``" if "`" in text else "`"
+    escaped = text.replace("|", "\\|")
+    return f"{fence}{escaped}{fence}"
 
 
 def summary_lines(summaries: Iterable[ScenarioSummary], *, limit: int = 5) -> list[str]:
@@ -63,51 +80,106 @@ def summary_lines(summaries: Iterable[ScenarioSummary], *, limit: int = 5) -> li
     return lines
 
 
-def render_markdown(journal: Mapping[str, Any], *, limit: int = 10) -> str:
-    """The summary page: verdict, a table of scenarios, and the failing trials with their replay commands.
+def _trial_lines(trial: TrialView, *, scenario: bool = False) -> list[str]:
+    line = (
+        f"- `{trial.scenario}` trial {trial.index} **{trial.outcome}**"
+        if scenario
+        else (f"- trial {trial.index} **{trial.outcome}**")
+    )
+    if trial.error_line:
+        line += f" {trial.error_line}"
+    return [line, "  ```", f"  {trial.replay}", "  ```"]
 
-    One row per scenario: verdict (``PASS``, ``FAIL``, or ``baseline`` for a ``min_recovery_rate=0`` row),
-    trials, outcome counts, recovery rate, its Wilson interval at the scenario's confidence, the threshold and
-    time to recover p50/p95.
-    """
-    run = journal["run"]
-    scenarios = list(journal.get("scenarios", ()))
-    failed = [scenario for scenario in scenarios if not scenario["passed"]]
-    icon = "❌" if failed else "✅"
+
+def _table(view: ReportView) -> list[str]:
+    levels = {scenario.confidence for scenario in view.scenarios}
+    level = f" {levels.pop() * 100:g}%" if len(levels) == 1 else ""
     lines = [
-        f"## {icon} Chaos run `{run['id']}`",
+        f"| verdict | scenario | trials | rate | Wilson{level} | min | "
+        + " | ".join(OUTCOME_SHORT[name] for name in OUTCOMES)
+        + " | ttr p50 | ttr p95 |",
+        "|---|---|---:|---:|---|---:|" + "---:|" * len(OUTCOMES) + "---:|---:|",
+    ]
+    for scenario in view.scenarios:
+        counts = " | ".join(str(scenario.outcomes[name]) for name in OUTCOMES)
+        interval = _interval(scenario.interval) + ("" if level else f" @{scenario.confidence * 100:g}%")
+        threshold = "\u2013" if scenario.baseline else f"{scenario.threshold:g}"
+        ttr = scenario.time_to_recover
+        lines.append(
+            f"| {_verdict(scenario)} | {_code(scenario.id)} | {scenario.trials} | {_rate(scenario.recovery_rate)} "
+            f"| {interval} | {threshold} | {counts} | {_seconds(ttr['p50'])} | {_seconds(ttr['p95'])} |"
+        )
+    return lines
+
+
+def _legend() -> list[str]:
+    return [
+        "<details><summary>What the columns mean</summary>",
         "",
         (
-            f"{len(scenarios) - len(failed)} of {len(scenarios)} scenarios met their thresholds. "
-            f"Seed `{run['seed']}` (replay everything with `--chaos-seed={run['seed']}`)."
+            "- **verdict**: ✅ PASS met its `min_recovery_rate`, something fired and nothing was left dirty; ❌ FAIL"
+            " did not; 📏 baseline is a `min_recovery_rate=0` row (e.g. the plain client under the same fault),"
+            " measured for comparison and never gated, though it still fails on `failed_dirty`."
+        ),
+        "- **rate**: (rec + degr) / (trials - n/t).",
+        (
+            "- **Wilson**: the Wilson score interval of the rate at the stated confidence: where the true rate"
+            " lies given this many trials."
+        ),
+        "- **min**: the scenario's `min_recovery_rate`.",
+        *(f"- **{OUTCOME_SHORT[name]}** (`{name}`): {OUTCOME_HELP[name]}." for name in OUTCOMES),
+        (
+            "- **ttr p50 / p95**: time to recover, median and 95th percentile over trials that recovered after"
+            " a failure."
         ),
         "",
-        "| scenario | verdict | trials | "
-        + " | ".join(short for _, short in _COLUMNS)
-        + " | rate | Wilson interval | min | ttr p50 | ttr p95 |",
-        "|---|---|---:|" + "---:|" * len(_COLUMNS) + "---:|---|---:|---:|---:|",
+        "</details>",
     ]
-    for scenario in scenarios:
-        counts = " | ".join(str(scenario["outcomes"].get(key, 0)) for key, _ in _COLUMNS)
-        ttr = scenario.get("time_to_recover") or {}
-        confidence = float(scenario.get("confidence", 0.95))
-        lines.append(
-            f"| `{scenario['id']}` | {_verdict(scenario)} | {scenario['trials']} | {counts} "
-            f"| {_rate(scenario['recovery_rate'])} | {_interval(scenario['interval'])} @{confidence * 100:g}% "
-            f"| {scenario['threshold']:g} | {_seconds(ttr.get('p50'))} | {_seconds(ttr.get('p95'))} |"
-        )
-    if any(scenario.get("baseline", scenario["threshold"] == 0) for scenario in scenarios):
-        lines += ["", "📏 baseline: a row with `min_recovery_rate=0`, measured for comparison, not gated."]
-    failing = [trial for trial in journal.get("trials", ()) if trial["outcome"] in _BAD]
-    if failing:
-        lines += ["", f"### Failing trials ({len(failing)})", ""]
-        for trial in failing[:limit]:
-            error = (trial.get("error") or "").splitlines()[0:1]
-            lines.append(f"- `{trial['scenario']}` trial {trial['index']}: **{trial['outcome']}** {''.join(error)}")
-            lines.append(f"  ```\n  {trial['replay']}\n  ```")
-        if len(failing) > limit:
-            lines.append(f"- ... {len(failing) - limit} more in journal.json")
-    if failed:
-        lines += ["", "### Why scenarios failed", ""]
-        lines += [f"- `{scenario['id']}`: {scenario.get('reason', '')}" for scenario in failed]
+
+
+def render_markdown(journal: Mapping[str, Any], *, limit: int = 10) -> str:
+    """The summary page: the verdict, every failed scenario with all its failing trials' replay commands, the
+    scenario table, a legend, then up to ``limit`` failing trials of passing scenarios and of baselines each.
+    """
+    view = build_view(journal)
+    run = view.run
+    replay_all = f" Seed `{run.seed}`: `resilience run --seed {run.seed}` replays the whole run." if run.seed else ""
+    lines = [
+        f"## {_ICONS.get(view.verdict, '❔')} {view.verdict.upper()} · chaos run `{run.id}`",
+        "",
+        f"**{view.headline}**.{replay_all}",
+    ]
+    if run.runs:
+        lines += ["", "Combined from runs " + ", ".join(f"`{run_id}`" for run_id in run.runs) + "."]
+    if view.failed:
+        lines += ["", f"### ❌ Failed scenarios ({len(view.failed)})"]
+        for scenario in view.failed:
+            bad = scenario.bad_trials
+            lines += [
+                "",
+                f"#### `{scenario.id}`",
+                "",
+                (
+                    f"Why: {scenario.reason or 'failed'}. Rate {_rate(scenario.recovery_rate)} (Wilson "
+                    f"{_interval(scenario.interval)} @{scenario.confidence * 100:g}%), {scenario.trials} trials."
+                ),
+            ]
+            if bad:
+                lines += ["", f"Every failing trial ({len(bad)}), worst first, with the command that replays it:", ""]
+                for trial in bad:
+                    lines += _trial_lines(trial)
+    lines += ["", f"### Scenarios ({len(view.scenarios)})", "", *_table(view), "", *_legend()]
+    others = [t for s in view.scenarios if s.verdict != "fail" and not s.baseline for t in s.bad_trials]
+    if others:
+        lines += ["", f"### Failing trials within their scenarios' thresholds ({len(others)})", ""]
+        for trial in others[:limit]:
+            lines += _trial_lines(trial, scenario=True)
+        if len(others) > limit:
+            lines.append(f"- ... {len(others) - limit} more in journal.json")
+    expected = [t for s in view.scenarios if s.baseline and s.verdict != "fail" for t in s.bad_trials]
+    if expected:
+        lines += ["", f"### Expected failures in baselines ({len(expected)})", ""]
+        lines += [f"- `{t.scenario}` trial {t.index} {t.outcome} {t.error_line}".rstrip() for t in expected[:limit]]
+        if len(expected) > limit:
+            lines.append(f"- ... {len(expected) - limit} more in journal.json")
     return "\n".join(lines) + "\n"

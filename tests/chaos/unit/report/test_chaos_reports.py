@@ -119,18 +119,18 @@ def test_markdown_summary_lists_scenarios_and_replays() -> None:
     from chaos.report.markdown import render_markdown
 
     text = render_markdown(_journal())
-    assert text.startswith("## ❌ Chaos run")
-    assert "1 of 2 scenarios met their thresholds" in text
+    assert text.startswith("## ❌ FAIL · chaos run `20231114T221320-9`")
+    assert "**1 of 2 failed**" in text
     assert (
-        "| scenario | verdict | trials | rec | degr | fail | dirty | indet | n/t | rate | Wilson interval | min "
+        "| verdict | scenario | trials | rate | Wilson 95% | min | rec | degr | fail | dirty | indet | n/t "
         "| ttr p50 | ttr p95 |"
     ) in text
-    row = "| `t.py::test_ok` | ✅ PASS | 2 | 1 | 1 | 0 | 0 | 0 | 0 | 100.0% | 34.2-100.0% @95% | 0.9 | 0.5s | 1.5s |"
+    row = "| ✅ PASS | `t.py::test_ok` | 2 | 100.0% | 34.2-100.0% | 0.9 | 1 | 1 | 0 | 0 | 0 | 0 | 0.5s | 1.5s |"
     assert row in text
-    assert "| `t.py::test_bad` | ❌ FAIL | 2 | 1 | 0 | 1 | 0 | 0 | 0 | 50.0% |" in text
+    assert "| ❌ FAIL | `t.py::test_bad` | 2 | 50.0% |" in text
     assert "pytest 't.py::test_bad[trial0]' --chaos-seed=9 --chaos-trials=2" in text
     assert "second line" not in text
-    assert "baseline" not in text
+    assert "baseline" not in text.split("<details>")[0]
 
 
 def test_markdown_summary_sets_the_baseline_row_apart() -> None:
@@ -148,13 +148,14 @@ def test_markdown_summary_sets_the_baseline_row_apart() -> None:
     journal = build_journal(9, [summary], records, started=1_700_000_000.0, ended=1_700_000_060.0)
     assert journal["scenarios"][0]["baseline"] is True
     text = render_markdown(journal)
-    assert "| `t.py::test_baseline` | 📏 baseline | 3 | 1 | 0 | 2 | 0 | 0 | 0 | 33.3% |" in text
-    assert "📏 baseline: a row with `min_recovery_rate=0`, measured for comparison, not gated." in text
+    assert "| 📏 baseline | `t.py::test_baseline` | 3 | 33.3% | 6.1-79.2% | \u2013 | 1 | 0 | 2 | 0 | 0 | 0 |" in text
+    assert "📏 baseline is a `min_recovery_rate=0` row" in text
+    assert "### Expected failures in baselines (2)" in text
     assert summary_lines([summary])[0].startswith("BASELINE t.py::test_baseline: 33.3% recovered")
     records[0]["outcome"] = "failed_dirty"
     (dirty,) = aggregate(records)
     journal = build_journal(9, [dirty], records, started=1_700_000_000.0, ended=1_700_000_060.0)
-    assert "| `t.py::test_baseline` | ❌ FAIL (baseline) |" in render_markdown(journal)
+    assert "| ❌ FAIL (baseline) | `t.py::test_baseline` |" in render_markdown(journal)
     assert summary_lines([dirty])[0].startswith("FAIL t.py::test_baseline")
 
 
@@ -164,8 +165,12 @@ def test_html_page_escapes_and_lists_failures() -> None:
 
     journal = _journal()
     journal["scenarios"][0]["id"] = "t.py::test_bad[<b>]"
+    for trial in journal["trials"]:
+        if trial["scenario"] == "t.py::test_bad":
+            trial["scenario"] = "t.py::test_bad[<b>]"
     page = render_html(journal)
     assert page.startswith("<!DOCTYPE html>")
-    assert "t.py::test_bad[&lt;b&gt;]" in page
-    assert page.count('<tr class="') == 2
-    assert "pytest &#x27;t.py::test_bad[trial0]&#x27; --chaos-seed=9 --chaos-trials=2" in page
+    assert "test_bad[&lt;b&gt;]" in page
+    assert "<b>]" not in page
+    assert page.count('<tr id="row-') == 2
+    assert "pytest &#39;t.py::test_bad[trial0]&#39; --chaos-seed=9 --chaos-trials=2" in page
