@@ -1,8 +1,10 @@
-"""Merge the journals of several shards (``--chaos-shard I/N`` jobs) into one, re-aggregated from the trials.
+"""Merge the journals of several shards (``--chaos-shard I/N`` jobs) into one, re-aggregated from the trials;
+or combine journals of different runs into one document to render side by side.
 
 ::
 
     resilience report merge shard1/journal.json shard2/journal.json --out reports/
+    resilience report render nightly/journal.json pr/journal.json --out combined/
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from chaos.errors import ChaosError
 from chaos.report.journal import build_journal
 from chaos.trials import aggregate
 
-__all__ = ["merge_journals"]
+__all__ = ["combine_journals", "merge_journals"]
 
 
 def _epoch(text: str) -> float:
@@ -45,3 +47,45 @@ def merge_journals(journals: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     started = min(_epoch(journal["run"]["started"]) for journal in journals)
     ended = max(_epoch(journal["run"]["ended"]) for journal in journals)
     return build_journal(seeds.pop(), aggregate(records), records, started=started, ended=ended)
+
+
+def _qualified(run_id: str, scenario_id: str) -> str:
+    return f"{run_id}: {scenario_id}"
+
+
+def combine_journals(journals: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """One journal to render from any ``journals``: shards of one run (same seed) are merged as by
+    :func:`merge_journals`; journals of different runs keep their figures, each scenario and trial renamed
+    ``"<run id>: <scenario id>"`` and tagged with ``"run"``, and the result lists every run under ``"runs"``.
+    """
+    if not journals:
+        raise ChaosError("render needs at least one journal; fix: pass one or more journal.json files")
+    if len(journals) == 1:
+        return dict(journals[0])
+    if len({journal["run"]["seed"] for journal in journals}) == 1:
+        return merge_journals(journals)
+    scenarios: list[dict[str, Any]] = []
+    trials: list[dict[str, Any]] = []
+    for journal in journals:
+        run_id = str(journal["run"]["id"])
+        scenarios += [
+            {**scenario, "id": _qualified(run_id, scenario["id"]), "run": run_id} for scenario in journal["scenarios"]
+        ]
+        trials += [
+            {**trial, "scenario": _qualified(run_id, trial["scenario"]), "run": run_id} for trial in journal["trials"]
+        ]
+    first = min(journals, key=lambda journal: _epoch(journal["run"]["started"]))
+    last = max(journals, key=lambda journal: _epoch(journal["run"]["ended"]))
+    run = {
+        **first["run"],
+        "id": f"combined-{len(journals)}-runs",
+        "started": first["run"]["started"],
+        "ended": last["run"]["ended"],
+    }
+    return {
+        "schema": first["schema"],
+        "run": run,
+        "runs": [dict(journal["run"]) for journal in journals],
+        "scenarios": scenarios,
+        "trials": trials,
+    }
