@@ -9,12 +9,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
+import os
 import pathlib
 import re
 import shlex
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 __all__ = ["RunProgress", "build_pytest_args", "register"]
@@ -110,25 +112,107 @@ def build_pytest_args(args: argparse.Namespace) -> list[str]:
     return pytest_args
 
 
+class _TerminalLines:
+    """Stands in for ``sys.stdout``/``sys.stderr`` while the bar is shown: whole lines go above the bar (their
+    colours kept), the line being written (pytest's row of dots) is drawn live just above it."""
+
+    def __init__(self, progress: RunProgress, original: Any) -> None:
+        self._progress = progress
+        self._original = original
+        self._partial = ""
+        self.encoding = getattr(original, "encoding", "utf-8")
+        self.errors = getattr(original, "errors", "strict")
+
+    def write(self, text: str) -> int:
+        from rich.text import Text
+
+        *lines, self._partial = (self._partial + text).split("\n")
+        for line in lines:
+            self._progress.console.print(Text.from_ansi(line.rpartition("\r")[2]), soft_wrap=True)
+        self._partial = self._partial.rpartition("\r")[2]
+        self._progress.show_partial(self._partial)
+        return len(text)
+
+    def flush(self) -> None:
+        self._progress.progress.refresh()
+
+    def close_line(self) -> None:
+        """Print what is left of an unfinished line (the bar is gone by then)."""
+        from rich.text import Text
+
+        if self._partial:
+            self._progress.console.print(Text.from_ansi(self._partial), soft_wrap=True)
+            self._partial = ""
+
+    def isatty(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return int(self._original.fileno())
+
+    def writable(self) -> bool:
+        return True
+
+
 class RunProgress:
-    """A rich progress bar over the collected trials (serial and xdist), drawn on stderr."""
+    """A rich progress bar over the collected trials (serial and xdist), drawn on stderr.
 
-    def __init__(self) -> None:
-        from rich.console import Console
+    Use :meth:`running` around ``pytest.main``: pytest's terminal output then prints above the bar, whole
+    lines at a time with their colours, and the bar draws on a duplicate of the terminal's descriptor, so
+    pytest's output capture of a test never swallows a frame of it.
+    """
+
+    def __init__(self, console: Any = None) -> None:
+        from rich.console import Console, Group
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.text import Text
 
-        self.progress = Progress(
+        self.console = console if console is not None else Console(stderr=True)
+        self._partial = Text()
+        progress_bar = self
+
+        class _Progress(Progress):
+            def get_renderable(self) -> Any:
+                table = self.make_tasks_table(self.tasks)
+                return Group(progress_bar._partial, table) if progress_bar._partial else table
+
+        self.progress = _Progress(
             TextColumn("[bold]chaos[/bold]"),
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
             TextColumn("{task.fields[failed]} failing"),
-            console=Console(stderr=True),
+            console=self.console,
             transient=True,
+            redirect_stdout=False,  # rich's own redirect prints every flushed "." on a line of its own
+            redirect_stderr=False,
+            refresh_per_second=4,
         )
         self.task = self.progress.add_task("trials", total=None, failed=0)
         self.failed = 0
         self.total = 0
+
+    def show_partial(self, text: str) -> None:
+        """Draw ``text`` (an unfinished output line, ANSI colours allowed) just above the bar."""
+        from rich.text import Text
+
+        self._partial = Text.from_ansi(text) if text else Text()
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[None]:
+        """Show the bar, with ``sys.stdout`` and ``sys.stderr`` (where they are terminals) printing above it."""
+        saved = sys.stdout, sys.stderr
+        proxies = [_TerminalLines(self, stream) if stream is not None and stream.isatty() else None for stream in saved]
+        sys.stdout = proxies[0] or saved[0]
+        sys.stderr = proxies[1] or saved[1]
+        try:
+            with self.progress:
+                yield
+        finally:
+            sys.stdout, sys.stderr = saved
+            for proxy in proxies:
+                if proxy is not None:
+                    proxy.close_line()
 
     def pytest_collection_finish(self, session: Any) -> None:
         self.progress.update(self.task, total=len(session.items))
@@ -145,6 +229,15 @@ class RunProgress:
             self.progress.update(self.task, advance=1, failed=self.failed)
 
 
+def _terminal_console() -> Any:
+    """A rich console on a duplicate of stderr's descriptor: pytest's fd-level capture during a test redirects
+    descriptor 2 itself, and the bar must keep drawing on the terminal meanwhile."""
+    from rich.console import Console
+
+    terminal = os.fdopen(os.dup(sys.stderr.fileno()), "w", encoding="utf-8", errors="replace", buffering=1)
+    return Console(file=terminal, force_terminal=True)
+
+
 def _run(args: argparse.Namespace) -> int:
     import pytest
 
@@ -152,9 +245,12 @@ def _run(args: argparse.Namespace) -> int:
     plugins: list[object] = []
     progress = None
     if not args.no_progress and sys.stderr.isatty():
-        progress = RunProgress()
+        progress = RunProgress(_terminal_console())
         plugins.append(progress)
     if progress is None:
         return int(pytest.main(pytest_args, plugins=plugins))
-    with progress.progress:
-        return int(pytest.main(pytest_args, plugins=plugins))
+    try:
+        with progress.running():
+            return int(pytest.main(pytest_args, plugins=plugins))
+    finally:
+        progress.console.file.close()
