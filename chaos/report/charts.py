@@ -285,7 +285,7 @@ def mini_outcome_bar(counts: Mapping[str, int], *, width: float = 110.0, height:
     """A small stacked outcome bar for a table cell (the counts are in its title and beside it as text)."""
     total = sum(counts.get(name, 0) for name in OUTCOME_COLOURS)
     summary = ", ".join(f"{counts[name]} {name.replace('_', ' ')}" for name in OUTCOME_COLOURS if counts.get(name))
-    chart = Svg(width, height, title=summary or "no trials", css_class="mini")
+    chart = Svg(width, height, title=summary or "no trials", css_class="mini", stretch=True)
     x = 0.0
     for name, colour in OUTCOME_COLOURS.items():
         count = counts.get(name, 0)

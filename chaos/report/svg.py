@@ -37,8 +37,18 @@ class Svg:
     1
     """
 
-    def __init__(self, width: float, height: float, *, title: str, desc: str = "", css_class: str = "chart") -> None:
+    def __init__(
+        self,
+        width: float,
+        height: float,
+        *,
+        title: str,
+        desc: str = "",
+        css_class: str = "chart",
+        stretch: bool = False,
+    ) -> None:
         self.width = width
+        self.stretch = stretch
         self.height = height
         self.title = title
         self.desc = desc
@@ -87,6 +97,7 @@ class Svg:
                 "viewBox": f"0 0 {number(self.width)} {number(self.height)}",
                 "width": number(self.width),
                 "class": self.css_class,
+                "preserveAspectRatio": "none" if self.stretch else None,
                 "role": "img",
                 "aria-label": self.title,
                 "font-family": "system-ui, sans-serif",
