@@ -144,3 +144,26 @@ def _guarded(item: pytest.Item) -> Generator[None, None, None]:
         return (yield)
     with unit_guards():
         return (yield)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _journals_follow_the_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """After the session, every ``journal.json`` a test wrote under its temp dirs (serial or per xdist worker)
+    validates against the journal@1 schema (chaos/report/journal.schema.json); files that are not JSON or claim
+    another schema are left to the tests that wrote them on purpose."""
+    yield
+    import json
+
+    from chaos.report.journal import SCHEMA
+    from chaos.report.schema import journal_errors
+
+    invalid = []
+    for path in tmp_path_factory.getbasetemp().rglob("journal.json"):
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(document, dict) and document.get("schema") == SCHEMA and (errors := journal_errors(document)):
+            invalid.append(f"{path}: {errors[0]}")
+    if invalid:
+        pytest.fail(f"{len(invalid)} journal(s) break the journal@1 schema: " + "; ".join(invalid[:5]), pytrace=False)
