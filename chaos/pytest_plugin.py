@@ -323,6 +323,7 @@ class ChaosPlugin:
         threshold = self._threshold(item)
         replay = self.replay_command(item, int(threshold["trials"]))
         record = trial.record(replay=replay, threshold=threshold)
+        record["duration_s"] = round(call.duration, 6)  # the phase's wall time: JUnit's time (report/junit.py)
         report.user_properties.append((_PROPERTY, json.dumps(record, sort_keys=True)))
         if report.failed:
             report.sections.append(("chaos replay", f"outcome: {trial.outcome}\nreplay: {replay}"))

@@ -238,4 +238,8 @@ def test_merged_shard_journals_equal_the_full_run(pytester: pytest.Pytester) -> 
     full = json.loads((pytester.path / "full" / "journal.json").read_text())
     merged = json.loads((pytester.path / "merged" / "journal.json").read_text())
     assert merged["scenarios"] == full["scenarios"]
-    assert merged["trials"] == full["trials"]
+
+    def timeless(trials: list[dict[str, object]]) -> list[dict[str, object]]:
+        return [{key: value for key, value in trial.items() if key != "duration_s"} for trial in trials]
+
+    assert timeless(merged["trials"]) == timeless(full["trials"])  # wall times differ from run to run
