@@ -3,6 +3,7 @@
 When ``$GITHUB_STEP_SUMMARY`` is set, ``summary.md`` is appended to it, so the run's verdict, failed scenarios
 and their replay commands show on the job's summary page. When ``$GITHUB_ACTIONS`` is ``true``, every failed
 scenario prints one ``::error`` workflow command, which GitHub shows as an annotation on the scenario's file.
+``RESILIENCE_CHAOS_GITHUB=off`` turns both off (a shard job, whose verdict is partial, sets it).
 """
 
 from __future__ import annotations
@@ -56,7 +57,10 @@ def publish(
     journal: Mapping[str, Any], markdown: str, *, environ: Mapping[str, str], stream: TextIO
 ) -> pathlib.Path | None:
     """Append ``markdown`` to ``$GITHUB_STEP_SUMMARY`` (when set) and print the annotations to ``stream``
-    (when ``$GITHUB_ACTIONS`` is ``true``); returns the step summary's path, or None."""
+    (when ``$GITHUB_ACTIONS`` is ``true``), unless ``RESILIENCE_CHAOS_GITHUB`` is ``off``; returns the step
+    summary's path, or None."""
+    if environ.get("RESILIENCE_CHAOS_GITHUB", "").lower() == "off":
+        return None
     if environ.get("GITHUB_ACTIONS") == "true":
         for line in error_annotations(journal):
             print(line, file=stream, flush=True)

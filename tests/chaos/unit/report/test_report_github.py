@@ -26,7 +26,7 @@ def test_annotations_name_each_failed_scenario_and_escape_the_message() -> None:
 
 def test_publish_appends_the_summary_and_prints_annotations_only_under_actions(tmp_path: pathlib.Path) -> None:
     """With GITHUB_STEP_SUMMARY set, the summary is appended (earlier content kept); annotations print only when
-    GITHUB_ACTIONS is true."""
+    GITHUB_ACTIONS is true; RESILIENCE_CHAOS_GITHUB=off turns both off."""
     summary = tmp_path / "step_summary.md"
     summary.write_text("earlier step\n")
     stream = io.StringIO()
@@ -36,7 +36,9 @@ def test_publish_appends_the_summary_and_prints_annotations_only_under_actions(t
     assert stream.getvalue().count("::error ") == 2
     quiet = io.StringIO()
     assert publish(mixed_journal(), "x", environ={}, stream=quiet) is None
+    assert publish(mixed_journal(), "x", environ={**env, "RESILIENCE_CHAOS_GITHUB": "off"}, stream=quiet) is None
     assert quiet.getvalue() == ""
+    assert summary.read_text() == "earlier step\n## chaos\n\n"
 
 
 def test_an_oversized_summary_is_cut_to_what_github_accepts() -> None:
