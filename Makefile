@@ -23,7 +23,12 @@ $(STAMP): pyproject.toml $(PLUGIN_PROJECTS)
 venv: $(STAMP)
 
 run: venv
-	$(VENV)/bin/resilience run scenarios --report reports $(if $(TRIALS),--trials $(TRIALS)) $(if $(SEED),--seed $(SEED))
+	$(VENV)/bin/resilience run scenarios --report reports $(if $(TRIALS),--trials $(TRIALS)) $(if $(SEED),--seed $(SEED)); \
+	status=$$?; baseline=$$(ls baselines/*/journal.json 2>/dev/null | sort -V | tail -n 1); \
+	if [ -n "$$baseline" ] && [ -f reports/journal.json ]; then \
+	  $(VENV)/bin/resilience report diff "$$baseline" reports/journal.json --out reports/diff.md >/dev/null; diff_status=$$?; \
+	  cat reports/diff.md; [ $$diff_status -eq 0 ] || echo "make run: recovery is worse than $$baseline (see reports/diff.md)"; \
+	fi; exit $$status
 
 test: venv
 	$(PY) -m pytest $(PYTEST_ARGS)
