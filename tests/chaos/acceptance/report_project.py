@@ -79,15 +79,17 @@ def write_project(root: pathlib.Path) -> pathlib.Path:
     return path
 
 
-def run_project(root: pathlib.Path, report: str, *, seed: int = 7, planted: bool = False) -> pathlib.Path:
-    """Run the project with ``resilience run`` (a real process) and return its journal's path."""
+def run_project(
+    root: pathlib.Path, report: str, *, seed: int = 7, planted: bool = False, extra: tuple[str, ...] = ()
+) -> pathlib.Path:
+    """Run the project with ``resilience run`` (a real process; ``extra`` arguments appended) and return its
+    journal's path."""
     write_project(root)
     env = {key: value for key, value in os.environ.items() if not key.startswith(("PYTEST_", "GITHUB_"))}
     env["CHAOS_PLANTED_REGRESSION"] = "1" if planted else "0"
     command = [sys.executable, "-m", "chaos.cli", "run", "test_report_project.py", "--seed", str(seed)]
-    completed = subprocess.run(
-        [*command, "--report", report, "--no-progress"], cwd=root, env=env, capture_output=True, text=True, check=False
-    )
+    command += ["--report", report, "--no-progress", *extra]
+    completed = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, check=False)
     journal = root / report / "journal.json"
     assert journal.exists(), completed.stdout[-3000:] + completed.stderr[-3000:]
     return journal
