@@ -64,6 +64,17 @@ def _counts(scenario: Any) -> str:
     return " · ".join(f"{scenario.outcomes[name]} {OUTCOME_SHORT[name]}" for name in shown)
 
 
+def _breakable(text: str) -> Any:
+    """``text`` escaped, with line-break opportunities after ``_``, ``/``, ``.`` and before ``[``: long test
+    ids wrap at their joints, not mid-word."""
+    import markupsafe
+
+    escaped = str(markupsafe.escape(text))
+    for joint, wrapped in (("_", "_<wbr>"), ("/", "/<wbr>"), (".", ".<wbr>"), ("[", "<wbr>[")):
+        escaped = escaped.replace(joint, wrapped)
+    return _markup(escaped)
+
+
 @functools.cache
 def _environment() -> jinja2.Environment:
     import jinja2
@@ -76,7 +87,7 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     environment.filters.update(
-        pct=_pct, seconds=_seconds, level=_level, pairs=_pairs, counts=_counts, value=format_value
+        pct=_pct, seconds=_seconds, level=_level, pairs=_pairs, counts=_counts, value=format_value, wbr=_breakable
     )
     return environment
 
