@@ -1,175 +1,339 @@
-"""The embedded Toxiproxy: throughput and added latency with no toxics, and bandwidth toxic accuracy.
+"""The embedded Toxiproxy in its own process, as a user runs it (``python -m chaos.cli proxy serve``).
 
-Anchors are measured in the same run: direct loopback throughput and round trip, without the proxy.
+Every figure is a ratio against an anchor measured in the same run: direct loopback throughput and round trips
+between the same client and server threads, without the proxy. Throughputs are the best of interleaved runs, so
+load from other processes biases neither side. The proxy process's RSS and threads are read with psutil.
 """
 
 from __future__ import annotations
 
+import http.client
+import json
+import os
+import re
 import socket
 import statistics
+import subprocess
+import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psutil
 
 from benchmarks._report import figure
-from chaos.proxy import EmbeddedToxiproxy
 
-_BUFFER = bytes(1 << 20)
+_BUFFER = memoryview(bytes(1 << 20))
+_MB = 1e6
 
 
-def _sink_server() -> tuple[socket.socket, dict[str, float]]:
-    """A server that reads each connection to EOF and records bytes and the time the last byte came."""
-    server = socket.create_server(("127.0.0.1", 0))
-    result: dict[str, float] = {}
+class _Api:
+    """A keep-alive REST client for the proxy process (what the Go client and toxiproxy-python do)."""
 
-    def serve() -> None:
+    def __init__(self, host: str, port: int) -> None:
+        self.conn = http.client.HTTPConnection(host, port, timeout=30)
+
+    def __call__(self, method: str, path: str, body: Any = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        self.conn.request(method, path, body=data, headers={"Content-Type": "application/json"})
+        response = self.conn.getresponse()
+        payload = response.read()
+        if response.status >= 400:
+            raise RuntimeError(f"{method} {path}: {response.status} {payload!r}")
+        return json.loads(payload) if payload else None
+
+    def proxy(self, name: str, upstream_port: int) -> int:
+        body = {"name": name, "upstream": f"127.0.0.1:{upstream_port}", "listen": "127.0.0.1:0"}
+        created = self("POST", "/proxies", body)
+        return int(created["listen"].rsplit(":", 1)[1])
+
+    def toxic(self, proxy: str, type_name: str, stream: str = "upstream", **attributes: int) -> str:
+        body = {"type": type_name, "stream": stream, "attributes": attributes}
+        return str(self("POST", f"/proxies/{proxy}/toxics", body)["name"])
+
+    def remove(self, proxy: str, toxic: str) -> None:
+        self("DELETE", f"/proxies/{proxy}/toxics/{toxic}")
+
+
+@contextmanager
+def _proxy_process() -> Iterator[tuple[_Api, psutil.Process]]:
+    """``python -m chaos.cli proxy serve --port 0`` in a child process, and a client for its API."""
+    child = subprocess.Popen(
+        [sys.executable, "-m", "chaos.cli", "proxy", "serve", "--port", "0", "--seed", "1"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout is not None
+        line = child.stdout.readline()
+        found = re.search(r"http://([0-9.]+):(\d+)", line)
+        assert found, f"no API URL in {line!r}"
+        yield _Api(found[1], int(found[2])), psutil.Process(child.pid)
+    finally:
+        child.terminate()
+        child.wait(10)
+
+
+def _serve(handler: Callable[[socket.socket], None]) -> socket.socket:
+    """A loopback server running ``handler`` in a thread per connection."""
+    server = socket.create_server(("127.0.0.1", 0), backlog=512)
+
+    def accept() -> None:
         while True:
             try:
                 conn, _ = server.accept()
             except OSError:
                 return
-            buffer = bytearray(1 << 20)
-            total = 0
-            while True:
-                n = conn.recv_into(buffer)
-                if not n:
-                    break
-                total += n
-            result["bytes"] = total
-            result["end"] = time.perf_counter()
-            conn.close()
+            threading.Thread(target=handler, args=(conn,), daemon=True).start()
 
-    threading.Thread(target=serve, daemon=True).start()
-    return server, result
-
-
-def _echo_server() -> socket.socket:
-    server = socket.create_server(("127.0.0.1", 0))
-
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = server.accept()
-            except OSError:
-                return
-            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-            def echo(conn: socket.socket = conn) -> None:
-                while data := conn.recv(65536):
-                    conn.sendall(data)
-                conn.close()
-
-            threading.Thread(target=echo, daemon=True).start()
-
-    threading.Thread(target=serve, daemon=True).start()
+    threading.Thread(target=accept, daemon=True).start()
     return server
 
 
-def _send_timed(port: int, size: int, result: dict[str, float]) -> float:
-    """Bytes per second to push ``size`` bytes to ``port`` until the sink has them all."""
-    result.clear()
-    client = socket.create_connection(("127.0.0.1", port))
-    view = memoryview(_BUFFER)
-    started = time.perf_counter()
-    left = size
-    while left:
-        chunk = view[: min(left, len(view))]
-        client.sendall(chunk)
-        left -= len(chunk)
-    client.shutdown(socket.SHUT_WR)
-    while "end" not in result:
-        time.sleep(0.001)
-    client.close()
-    assert result["bytes"] == size, result
-    return size / (result["end"] - started)
+class _Sink:
+    """Reads each connection to EOF; counts the bytes and the time the last one came."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.done = threading.Condition(self.lock)
+        self.bytes = 0
+        self.closed = 0
+        self.end = 0.0
+        self.server = _serve(self._read)
+        self.port = self.server.getsockname()[1]
+
+    def _read(self, conn: socket.socket) -> None:
+        buffer = bytearray(1 << 20)
+        total = 0
+        while n := conn.recv_into(buffer):
+            total += n
+        with self.lock:
+            self.bytes += total
+            self.closed += 1
+            self.end = time.perf_counter()
+            self.done.notify_all()
+        conn.close()
+
+    def throughput(self, port: int, size: int, connections: int = 1) -> float:
+        """Bytes per second for ``connections`` clients pushing ``size`` bytes in all through ``port``."""
+        with self.lock:
+            self.bytes = self.closed = 0
+        share = size // connections
+        clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(connections)]
+
+        def push(client: socket.socket) -> None:
+            left = share
+            while left:
+                chunk = _BUFFER[: min(left, len(_BUFFER))]
+                client.sendall(chunk)
+                left -= len(chunk)
+            client.shutdown(socket.SHUT_WR)
+
+        started = time.perf_counter()
+        threads = [threading.Thread(target=push, args=(c,)) for c in clients]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        with self.lock:
+            while self.closed < connections:
+                self.done.wait()
+            assert self.bytes == share * connections, (self.bytes, share * connections)
+            elapsed = self.end - started
+        for client in clients:
+            client.close()
+        return share * connections / elapsed
+
+
+def _echo(conn: socket.socket) -> None:
+    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    with conn:
+        while data := conn.recv(65536):
+            conn.sendall(data)
 
 
 def _round_trips(port: int, count: int) -> list[float]:
-    client = socket.create_connection(("127.0.0.1", port))
-    client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    samples = []
-    for _ in range(count):
-        started = time.perf_counter()
-        client.sendall(b"x")
-        client.recv(16)
-        samples.append(time.perf_counter() - started)
-    client.close()
+    with socket.create_connection(("127.0.0.1", port)) as client:
+        client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        samples = []
+        for _ in range(count):
+            started = time.perf_counter()
+            client.sendall(b"x")
+            client.recv(16)
+            samples.append(time.perf_counter() - started)
     return samples
 
 
-def main() -> None:
-    sink, sink_result = _sink_server()
-    echo = _echo_server()
-    sink_port, echo_port = sink.getsockname()[1], echo.getsockname()[1]
-    with EmbeddedToxiproxy(seed=1) as server:
-        bulk = server.create_proxy("bulk", upstream=f"127.0.0.1:{sink_port}")
-        ping = server.create_proxy("ping", upstream=f"127.0.0.1:{echo_port}")
+def _best_ratio(sink: _Sink, proxied_port: int, size: int, connections: int, runs: int) -> tuple[float, float]:
+    direct = proxied = 0.0
+    for _ in range(runs):
+        direct = max(direct, sink.throughput(sink.port, size, connections))
+        proxied = max(proxied, sink.throughput(proxied_port, size, connections))
+    return direct, proxied
 
-        size = 256 << 20
-        _send_timed(sink_port, 32 << 20, sink_result)  # warm up both paths
-        _send_timed(bulk.port, 32 << 20, sink_result)
-        # Interleaved best-of-5, so that load from other processes biases neither side.
-        direct = proxied = 0.0
-        for _ in range(5):
-            direct = max(direct, _send_timed(sink_port, size, sink_result))
-            proxied = max(proxied, _send_timed(bulk.port, size, sink_result))
+
+def _throughputs(api: _Api, sink: _Sink) -> None:
+    bulk = api.proxy("bulk", sink.port)
+    size = 128 << 20
+    sink.throughput(sink.port, 32 << 20)  # warm up both paths
+    sink.throughput(bulk, 32 << 20)
+    cases: list[tuple[str, str | None, int, float]] = [
+        ("no toxics, 1 connection", None, 1, 0.6),
+        ("latency=0 toxic, 1 connection", "latency", 1, 0.5),
+        ("latency=0 toxic, 50 connections", "latency", 50, 0.5),
+    ]
+    for label, toxic, connections, target in cases:
+        name = api.toxic("bulk", toxic, latency=0) if toxic else None
+        direct, proxied = _best_ratio(sink, bulk, size, connections, runs=3)
+        if name:
+            api.remove("bulk", name)
         figure(
-            "proxy throughput, no toxics",
-            proxied / 1e6,
+            f"proxy throughput, {label}",
+            proxied / _MB,
             "MB/s",
-            anchor=f"direct loopback {direct / 1e6:.0f} MB/s",
+            anchor=f"direct loopback {direct / _MB:.0f} MB/s",
             ratio=proxied / direct,
-            target=">= 0.5",
-            ok=proxied / direct >= 0.5,
+            target=f">= {target}",
+            ok=proxied / direct >= target,
         )
-
-        toxic = bulk.add_toxic("latency", stream="upstream", attributes={"latency": 10})
-        under_latency = max(_send_timed(bulk.port, 128 << 20, sink_result) for _ in range(2))
-        bulk.remove_toxic(toxic["name"])
+    name = api.toxic("bulk", "latency", latency=10)
+    under_latency = max(sink.throughput(bulk, 128 << 20) for _ in range(2))
+    api.remove("bulk", name)
+    figure(
+        "proxy throughput, 10 ms latency toxic",
+        under_latency / _MB,
+        "MB/s",
+        anchor="Toxiproxy's TestLatencyToxicBandwidth bar",
+        target=">= 100 MB/s",
+        ok=under_latency >= 100 * _MB,
+    )
+    for rate_kbps, rate_size in ((100, 300_000), (10_000, 30_000_000)):
+        name = api.toxic("bulk", "bandwidth", rate=rate_kbps)
+        measured = sink.throughput(bulk, rate_size) / 1000
+        api.remove("bulk", name)
         figure(
-            "proxy throughput, 10 ms latency toxic (toxic pipeline)",
-            under_latency / 1e6,
-            "MB/s",
-            anchor=f"direct loopback {direct / 1e6:.0f} MB/s",
-            ratio=under_latency / direct,
-            target=">= 100 MB/s (Toxiproxy's TestLatencyToxicBandwidth bar)",
-            ok=under_latency >= 100e6,
+            f"bandwidth toxic at {rate_kbps} KB/s",
+            measured,
+            "KB/s",
+            anchor=f"rate {rate_kbps} KB/s",
+            ratio=measured / rate_kbps,
+            target="within 5%",
+            ok=abs(measured - rate_kbps) / rate_kbps <= 0.05,
         )
 
+
+def _latencies(api: _Api) -> None:
+    echo = _serve(_echo)
+    echo_port = echo.getsockname()[1]
+    ping = api.proxy("ping", echo_port)
+    for label, toxic in (("no toxics", None), ("latency=0 toxic", "latency")):
+        name = api.toxic("ping", toxic, stream="downstream", latency=0) if toxic else None
         _round_trips(echo_port, 200)
-        _round_trips(ping.port, 200)
-        direct_samples: list[float] = []
-        proxied_samples: list[float] = []
+        _round_trips(ping, 200)
+        direct: list[float] = []
+        proxied: list[float] = []
         for _ in range(3):
-            direct_samples += _round_trips(echo_port, 1000)
-            proxied_samples += _round_trips(ping.port, 1000)
-        direct_rtt = statistics.median(direct_samples)
-        proxied_rtt = statistics.median(proxied_samples)
-        added_us = (proxied_rtt - direct_rtt) / 2 * 1e6
-        figure(
-            "proxy added latency per hop, p50",
-            added_us,
-            "us",
-            anchor=f"direct round trip p50 {direct_rtt * 1e6:.0f} us",
-            target="<= 300 us",
-            ok=added_us <= 300,
-        )
-
-        for rate_kbps, size in ((100, 300_000), (10_000, 30_000_000)):
-            toxic = bulk.add_toxic("bandwidth", stream="upstream", attributes={"rate": rate_kbps})
-            measured = _send_timed(bulk.port, size, sink_result) / 1000
-            bulk.remove_toxic(toxic["name"])
-            error = abs(measured - rate_kbps) / rate_kbps
+            direct += _round_trips(echo_port, 1000)
+            proxied += _round_trips(ping, 1000)
+        if name:
+            api.remove("ping", name)
+        for quantile, index in (("p50", 49), ("p99", 98)):
+            direct_q = statistics.quantiles(direct, n=100)[index]
+            proxied_q = statistics.quantiles(proxied, n=100)[index]
+            added_us = (proxied_q - direct_q) / 2 * 1e6
             figure(
-                f"bandwidth toxic at {rate_kbps} KB/s",
-                measured,
-                "KB/s",
-                anchor=f"rate {rate_kbps} KB/s",
-                ratio=measured / rate_kbps,
-                target="within 5%",
-                ok=error <= 0.05,
+                f"proxy added latency per hop, {quantile}, {label}",
+                added_us,
+                "us",
+                anchor=f"direct round trip {quantile} {direct_q * 1e6:.0f} us",
+                target="<= 300 us",
+                ok=added_us <= 300,
             )
-    sink.close()
     echo.close()
+
+
+def _slow_consumers(api: _Api, process: psutil.Process, count: int = 200) -> None:
+    sent = [0]
+    lock = threading.Lock()
+
+    def firehose(conn: socket.socket) -> None:
+        block = bytes(64 << 10)
+        try:
+            while True:
+                conn.sendall(block)
+                with lock:
+                    sent[0] += len(block)
+        except OSError:
+            conn.close()
+
+    source = _serve(firehose)
+    port = api.proxy("slow", source.getsockname()[1])
+    api.toxic("slow", "latency", stream="downstream", latency=1)
+    rss_before = process.memory_info().rss
+    clients = []
+    for _ in range(count):
+        client = socket.socket()
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 << 10)
+        client.connect(("127.0.0.1", port))
+        clients.append(client)
+    # Stalled: the sources have sent nothing for a second (or 30 s passed).
+    deadline = time.monotonic() + 30
+    last, still_since = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        with lock:
+            now_sent = sent[0]
+        if now_sent != last:
+            last, still_since = now_sent, time.monotonic()
+        elif time.monotonic() - still_since >= 1.0:
+            break
+    rss = process.memory_info().rss
+    threads = process.num_threads()
+    for client in clients:
+        client.close()
+    source.close()
+    figure(
+        f"proxy RSS, {count} slow consumers with a latency toxic",
+        rss / (1 << 20),
+        "MiB",
+        anchor=f"idle proxy {rss_before / (1 << 20):.0f} MiB, {last / (1 << 20):.0f} MiB sent, {threads} threads",
+        target="<= 128 MB",
+        ok=rss <= 128e6,
+    )
+
+
+def _api_round_trips(api: _Api) -> None:
+    api.toxic("ping", "latency", stream="downstream", latency=1)
+    samples: list[float] = []
+    for index in range(300):
+        started = time.perf_counter()
+        if index % 2:
+            api("GET", "/proxies/ping")
+        else:
+            api("POST", "/proxies/ping/toxics/latency_downstream", {"attributes": {"latency": index}})
+        samples.append(time.perf_counter() - started)
+    median_ms = statistics.median(samples[10:]) * 1e3
+    figure(
+        "API round trip on a kept-alive connection, median",
+        median_ms,
+        "ms",
+        anchor=f"p99 {statistics.quantiles(samples[10:], n=100)[98] * 1e3:.2f} ms",
+        target="<= 2 ms",
+        ok=median_ms <= 2,
+    )
+
+
+def main() -> None:
+    os.environ.setdefault("LOG_LEVEL", "warning")
+    sink = _Sink()
+    with _proxy_process() as (api, process):
+        _throughputs(api, sink)
+        _latencies(api)
+        _api_round_trips(api)
+        _slow_consumers(api, process)
+    sink.server.close()
 
 
 if __name__ == "__main__":

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import socket
+from typing import Any
 
-__all__ = ["AddressError", "bind_listener", "resolve", "show"]
+__all__ = ["AddressError", "bind_listener", "resolve", "resolve_upstream", "show"]
 
 
 class AddressError(OSError):
@@ -94,7 +95,13 @@ def bind_listener(address: str) -> tuple[socket.socket, str]:
     return sock, show(family, str(bound[0]), int(bound[1]))
 
 
-def connect(address: str, timeout_s: float) -> socket.socket:
-    """Dial ``host:port`` (the proxy's upstream)."""
+def resolve_upstream(address: str, *, numeric_only: bool) -> list[tuple[Any, ...]]:
+    """The addresses to dial for an upstream ``host:port``, IPv4 first (Go's order); raises OSError.
+
+    With ``numeric_only`` a host name is not looked up (gaierror): the loop thread must never block on DNS.
+    """
     host, port_text = split_host_port(address)
-    return socket.create_connection((host or "127.0.0.1", _port(port_text)), timeout=timeout_s)
+    flags = socket.AI_NUMERICHOST if numeric_only else 0
+    infos = socket.getaddrinfo(host or "127.0.0.1", _port(port_text), type=socket.SOCK_STREAM, flags=flags)
+    infos.sort(key=lambda info: info[0] != socket.AF_INET)
+    return infos

@@ -293,7 +293,7 @@ class _Handler(BaseHTTPRequestHandler):
         # the toxic objects keep Toxiproxy's exact shape for strict clients.
         with self.store.lock:
             proxy = self.store.get(name)
-            return _json(200, {"proxy": name, "toxics": {t.name: t.fired for t in proxy.ordered_toxics()}})
+            return _json(200, {"proxy": name, "toxics": proxy.fired()})
 
     def _h_update_toxic(self, body: bytes, name: str, toxic: str) -> _Reply:
         with self.store.lock:

@@ -4,26 +4,32 @@ from __future__ import annotations
 
 import math
 
-from chaos.proxy.toxics import Chunk, Field, Stage, ToxicKind
+from chaos.proxy.toxics import BYTES_MAX, MS_MAX, Chunk, Field, Stage, ToxicKind
 
 __all__ = ["BEYOND_KINDS"]
 
+_NO_FLIP_BYTES = float(1 << 62)  # a gap this long means no flip in any stream this proxy will carry
+
 
 class _Corrupt(ToxicKind):
+    """Fires once per chunk in which it flips at least one bit."""
+
     type_name = "corrupt"
     beyond = True
     summary = "flips one bit in bytes chosen at a probability, or in the byte at `offset`"
     fields = (
-        Field("probability", float, 0.0, 0.0, 1.0, doc="chance that each byte gets one bit flipped"),
-        Field("offset", int, -1, -1, doc="flip one bit of the byte at this offset of the link's stream; -1: off"),
+        Field("probability", float, 0.0, 0.0, 1.0, "chance that each byte gets one bit flipped (seeded)"),
+        Field(
+            "offset", int, -1, -1, BYTES_MAX, "flip one bit of the byte at this offset of the stream; -1: off", "bytes"
+        ),
     )
 
-    def handle(self, stage: Stage, chunk: Chunk | None) -> None:
-        if chunk is None or not chunk.data:
-            stage.forward(chunk)
+    async def handle(self, stage: Stage, chunk: Chunk | None) -> None:
+        if chunk is None or not chunk.size:
+            await stage.forward(chunk)
             return
         start = int(stage.state.get("position", 0))
-        end = start + len(chunk.data)
+        end = start + chunk.size
         stage.state["position"] = end
         flips: list[int] = []
         offset = int(stage.attrs["offset"])
@@ -41,46 +47,57 @@ class _Corrupt(ToxicKind):
             stage.state["next_flip"] = next_flip
             stage.state["p"] = probability
         if flips:
-            data = bytearray(chunk.data)
+            data = bytearray(stage.content(chunk))  # only a chunk with a flip leaves the kernel pipe
             for index in flips:
                 data[index] ^= 1 << stage.randrange(0, 8)
             chunk = Chunk(bytes(data), chunk.ts)
             stage.fired()
-        stage.forward(chunk)
+        await stage.forward(chunk)
 
     @staticmethod
     def _gap(stage: Stage, probability: float) -> int:
         if probability >= 1.0:
             return 0
-        return int(math.log(1.0 - stage.random()) / math.log(1.0 - probability))
+        # log1p keeps a tiny probability from rounding to log(1.0) == 0; the clamp keeps int() finite.
+        gap = math.log1p(-stage.random()) / math.log1p(-probability)
+        return int(min(gap, _NO_FLIP_BYTES))
 
 
 class _SlowOpen(ToxicKind):
+    """Fires when it holds the first chunk of a link (``delay`` > 0 and the delay is not already over)."""
+
     type_name = "slow_open"
     beyond = True
     summary = "delays the first chunk of the link by `delay` ms (Toxiproxy #123, PR #536)"
-    fields = (Field("delay", int, doc="time in milliseconds the first data waits"),)
+    fields = (
+        Field("delay", int, 0, 0, MS_MAX, "the first chunk of each connection and direction waits this long", "ms"),
+    )
 
-    def handle(self, stage: Stage, chunk: Chunk | None) -> None:
+    async def handle(self, stage: Stage, chunk: Chunk | None) -> None:
         if chunk is not None and not stage.state.get("opened"):
             stage.state["opened"] = True
-            stage.fired()
-            stage.wait_until(chunk.ts + stage.attrs["delay"] / 1000.0)
-        stage.forward(chunk)
+            release = chunk.ts + stage.attrs["delay"] / 1000.0
+            if release > stage.now():
+                stage.fired()
+                await stage.wait_until(release)
+        await stage.forward(chunk)
 
 
 class _PacketLoss(ToxicKind):
+    """Fires once per chunk it drops."""
+
     type_name = "packet_loss"
     beyond = True
+    chunk_bytes = 32 * 1024  # "a chunk" is what Toxiproxy reads at once: at most 32 KiB
     summary = "drops whole chunks, in bursts (simplified Gilbert-Elliott, Toxiproxy PR #739)"
     fields = (
-        Field("loss_rate", float, 0.1, 0.0, 1.0, doc="chance that a chunk is dropped"),
-        Field("correlation", float, 0.0, 0.0, 1.0, doc="extra drop chance when the previous chunk was dropped"),
+        Field("loss_rate", float, 0.1, 0.0, 1.0, "chance that a chunk (up to 32 KiB) is dropped"),
+        Field("correlation", float, 0.0, 0.0, 1.0, "extra drop chance when the previous chunk was dropped"),
     )
 
-    def handle(self, stage: Stage, chunk: Chunk | None) -> None:
+    async def handle(self, stage: Stage, chunk: Chunk | None) -> None:
         if chunk is None:
-            stage.forward(None)
+            await stage.forward(None)
             return
         chance = float(stage.attrs["loss_rate"])
         if stage.state.get("dropped"):
@@ -90,7 +107,7 @@ class _PacketLoss(ToxicKind):
         if dropped:
             stage.fired()
         else:
-            stage.forward(chunk)
+            await stage.forward(chunk)
 
 
 BEYOND_KINDS: tuple[ToxicKind, ...] = (_Corrupt(), _SlowOpen(), _PacketLoss())

@@ -1,10 +1,10 @@
-"""The data path: one proxied TCP connection, as two links (client->upstream and upstream->client).
+"""One direction of a proxied connection: bytes read from ``src`` go, through the toxics, to ``dst``.
 
-Each link has a reader thread. While its direction has no toxics the reader moves bytes with ``os.splice``
-through a pipe (no copy into Python). When a toxic appears the reader switches to reading chunks of up to
-32 KiB into a bounded queue, and a writer thread runs them through the toxics in order and writes them out;
-the bound gives backpressure, so a slow consumer cannot grow memory. Every blocking point polls the socket
-together with the connection's eventfd, so closing a connection wakes every thread of it at once.
+Everything runs in the proxy's loop thread. With no toxic in its direction a link splices: socket -> pipe ->
+socket, in the kernel, one read at a time. With toxics, each read becomes a :class:`Chunk` (its bytes stay in a
+kernel pipe) queued for the link's pipeline, a coroutine that runs the chunks through the toxics in order and
+writes them out. When a toxic waits, the pipeline suspends to the loop (see chaos.proxy.stage) while reading
+goes on, so held chunks pipeline; :class:`chaos.proxy.budget.MemoryBudget` bounds what may pile up.
 
 Like Toxiproxy, the end of stream in either direction closes the whole connection (half-close is not
 propagated) once the data ahead of it is delivered.
@@ -12,326 +12,323 @@ propagated) once the data ahead of it is delivered.
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import logging
 import math
-import os
 import random
-import select
 import socket
 import struct
 import termios
-import threading
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Coroutine, Sequence
+from typing import Any, Protocol
 
-from chaos.proxy.stage import LinkClosed, StageView, ToxicState
+from chaos.proxy.budget import READ_BYTES, MemoryBudget
+from chaos.proxy.pipes import Pipe, PipePool
+from chaos.proxy.stage import LinkClosed, StageView, ToxicState, Wait
 from chaos.proxy.toxics import Chunk, Toxic
 
-if TYPE_CHECKING:
-    from collections.abc import Sequence
-
-__all__ = ["Connection", "Link", "LinkOwner"]
-
-_READ_BYTES = 32 * 1024  # Toxiproxy's io.Copy reads at most 32 KiB per chunk
-_SPLICE_BYTES = 1 << 20
-_PIPE_BYTES = 1 << 20
-_QUEUE_LIMIT_BYTES = 8 << 20  # per link: the most a slow consumer can make us hold (80 MB/s at 100 ms latency)
-_SPLICE_FLAGS = os.SPLICE_F_MOVE | os.SPLICE_F_NONBLOCK
-_POLL_IN = select.POLLIN
-_POLL_OUT = select.POLLOUT
-
+__all__ = ["ByteCounts", "Link", "LinkOwner"]
 
 _LOG = logging.getLogger("chaos.proxy.link")
+_OUTQ = bytearray(4)
+
+
+class ByteCounts:
+    """Bytes of one direction of a proxy: all connections so far, and those of connections that ended."""
+
+    __slots__ = ("closed_received", "closed_sent", "received", "sent")
+
+    def __init__(self) -> None:
+        self.received = self.sent = self.closed_received = self.closed_sent = 0
 
 
 class LinkOwner(Protocol):
-    """What a connection needs from its proxy."""
+    """What a link reads from its proxy: the published toxic chains and their version, and the counters."""
 
-    name: str
-    chains: dict[str, tuple[Toxic, ...]]
-    version: int
+    @property
+    def name(self) -> str: ...
+    @property
+    def chains(self) -> dict[str, tuple[Toxic, ...]]: ...
+    @property
+    def version(self) -> int: ...
+    @property
+    def counts(self) -> dict[str, ByteCounts]: ...
 
-    def connection_done(self, conn: Connection) -> None: ...
 
+class _Connection(Protocol):
+    """What a link needs from its connection (:class:`chaos.proxy.connection.Connection`)."""
 
-class Connection:
-    """One client connection and its upstream connection, with the two links between them."""
+    @property
+    def closed(self) -> bool: ...
+    @property
+    def owner(self) -> LinkOwner: ...
+    @property
+    def pool(self) -> PipePool: ...
+    @property
+    def budget(self) -> MemoryBudget: ...
 
-    def __init__(self, owner: LinkOwner, client: socket.socket, upstream: socket.socket, seed: int) -> None:
-        self.owner = owner
-        self.client = client
-        self.upstream = upstream
-        self.lock = threading.Lock()
-        self.closing = False
-        self.reset_requested = False
-        self._threads = 0
-        self._wake_fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
-        rng = random.Random(seed)
-        for sock in (client, upstream):
-            sock.setblocking(False)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as Go does for every TCP conn
-        self.links = (
-            Link(self, client, upstream, "upstream", random.Random(rng.getrandbits(64))),
-            Link(self, upstream, client, "downstream", random.Random(rng.getrandbits(64))),
-        )
+    def close(self, *, reset: bool = False) -> None: ...
 
-    def start(self, *, run_upstream_here: bool = False) -> None:
-        """Start both readers; with ``run_upstream_here`` the calling thread becomes the upstream reader."""
-        with self.lock:
-            self._threads += 2  # a writer may already be counted (toxics present at accept)
-        down = self.links[1]
-        try:
-            threading.Thread(target=down.run_reader, name=f"proxy-{self.owner.name}-down", daemon=True).start()
-        except RuntimeError:  # out of threads: give the connection up rather than leak it
-            self.close()
-            self.thread_exit()
-        if run_upstream_here:
-            self.links[0].run_reader()
-        else:
-            threading.Thread(target=self.links[0].run_reader, name=f"proxy-{self.owner.name}-up", daemon=True).start()
+    def interest_changed(self, sock: socket.socket) -> None: ...
 
-    def poller(self, fd: int, events: int) -> Any:
-        """A poll object watching ``fd`` and this connection's wake-up eventfd."""
-        poller = select.poll()
-        poller.register(fd, events)
-        poller.register(self._wake_fd, _POLL_IN)
-        return poller
-
-    def close(self, *, reset: bool = False) -> None:
-        """Close the connection: with ``reset`` both peers get an RST (SO_LINGER 0), else a FIN."""
-        with self.lock:
-            if self.closing:
-                return
-            self.closing = True
-            self.reset_requested = reset
-            for link in self.links:
-                link.cond.notify_all()
-        if reset:
-            linger = struct.pack("ii", 1, 0)
-            for sock in (self.client, self.upstream):
-                with contextlib.suppress(OSError):
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
-        os.eventfd_write(self._wake_fd, 1)
-
-    def add_thread(self) -> bool:
-        """Count a new thread in (caller holds ``lock``); False when the connection is already closing."""
-        if self.closing:
-            return False
-        self._threads += 1
-        return True
-
-    def thread_exit(self) -> None:
-        """The last thread out closes the sockets, so no fd is closed under a thread still using it."""
-        with self.lock:
-            self._threads -= 1
-            last = self._threads == 0
-        if not last:
-            return
-        self.close()
-        for sock in (self.client, self.upstream):
-            if not self.reset_requested:
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_WR)  # FIN before close, even if unread data makes close send RST
-            sock.close()
-        os.close(self._wake_fd)
-        self.owner.connection_done(self)
-
-    def chain_changed(self) -> None:
-        """The proxy's toxics changed: wake waits, and start writers where a direction now has toxics."""
-        with self.lock:
-            for link in self.links:
-                if self.owner.chains[link.direction]:
-                    link.ensure_writer()
-                link.cond.notify_all()
+    def call_at(self, when: float, callback: Any) -> Any: ...
 
 
 class Link:
-    """One direction of a connection: bytes read from ``src`` go, through the toxics, to ``dst``."""
+    """One direction of a connection, driven by socket events and timers from the loop."""
 
     def __init__(
-        self, conn: Connection, src: socket.socket, dst: socket.socket, direction: str, rng: random.Random
+        self, conn: _Connection, src: socket.socket, dst: socket.socket, direction: str, rng: random.Random
     ) -> None:
         self.conn = conn
         self.src = src
         self.dst = dst
         self.direction = direction
         self.rng = rng
-        self.cond = threading.Condition(conn.lock)
         self.received_bytes = 0
         self.sent_bytes = 0
+        self.reading = True  # wants EPOLLIN on src
+        self.writing = False  # wants EPOLLOUT on dst
+        self._counts = conn.owner.counts[direction]
+        self._src_fd = src.fileno()
+        self._dst_fd = dst.fileno()
+        self._held = 0  # bytes read and not yet written or dropped
+        self._eof = False
         self._queue: deque[Chunk | None] = deque()
-        self._queued_bytes = 0
-        self._busy = False
-        self._reader_waiting = False
-        self._writer_waiting = False
-        self._writer_started = False
+        self._pipes: deque[Pipe] = deque()
+        self._pipe_in = 0  # bytes ever put in this link's pipes: a pipe chunk's offset counts these
+        self._pipe_out = 0  # ... and taken out
+        self._coro: Coroutine[Wait, Any, None] | None = None
+        self._running = False
+        self._waiting: Wait | None = None
+        self._timer: Any = None
         self._states: dict[Toxic, ToxicState] = {}
         self._version_seen = -1
-        self._pipe: tuple[int, int] | None = None
-        self._read_poll = conn.poller(src.fileno(), _POLL_IN)
-        self._write_poll = conn.poller(dst.fileno(), _POLL_OUT)
 
-    # -- reader ---------------------------------------------------------------------------------------------
+    # -- events from the connection ------------------------------------------------------------------------
 
-    def run_reader(self) -> None:
-        """Thread body: read until end of stream or close."""
-        try:
-            self._read_loop()
-        except LinkClosed:
-            pass
-        except OSError:
-            self.conn.close()
-        except Exception:  # noqa: BLE001  # a bug must close this connection, not leave its peer hanging
-            _LOG.exception("proxy %s: reader failed", self.conn.owner.name)
-            self.conn.close()
-        finally:
-            if self._pipe is not None:
-                os.close(self._pipe[0])
-                os.close(self._pipe[1])
-            self.conn.thread_exit()
-
-    def _chain(self) -> tuple[Toxic, ...]:
-        return self.conn.owner.chains[self.direction]
-
-    def _read_loop(self) -> None:
-        while True:
-            if self.conn.closing:
-                raise LinkClosed
-            if not self._chain() and not self._queue and not self._busy:
-                if self._pump_fast():
-                    return
-                continue
-            try:
-                data = self.src.recv(_READ_BYTES)
-            except BlockingIOError:
-                self._wait(self._read_poll)
-                continue
-            self.received_bytes += len(data)
-            self._enqueue(data or None)
-            if not data:
-                return  # the end of stream travels through the toxics; the writer closes
-
-    def _pump_fast(self) -> bool:
-        """Splice while the direction has no toxics; True at end of stream, False when toxics appeared."""
-        if self._pipe is None:
-            self._pipe = os.pipe2(os.O_CLOEXEC)
-            with contextlib.suppress(OSError):  # over the per-user pipe quota the kernel refuses: keep 64 KiB
-                fcntl.fcntl(self._pipe[1], fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
-        pipe_r, pipe_w = self._pipe
-        src, dst = self.src.fileno(), self.dst.fileno()
-        while True:
-            try:
-                moved = os.splice(src, pipe_w, _SPLICE_BYTES, flags=_SPLICE_FLAGS)
-            except BlockingIOError:
-                self._wait(self._read_poll)
-                continue
-            if moved == 0:
-                if self._chain():
-                    self._enqueue(None)
-                    return True
-                self.conn.close()
-                raise LinkClosed
-            self.received_bytes += moved
-            if self._chain():  # a toxic arrived while we waited: this data goes through it
-                self._enqueue(_read_exactly(pipe_r, moved))
-                return False
-            while moved:
-                try:
-                    done = os.splice(pipe_r, dst, moved, flags=_SPLICE_FLAGS)
-                except BlockingIOError:
-                    self._wait(self._write_poll)
-                    continue
-                moved -= done
-                self.sent_bytes += done
-
-    def _wait(self, poller: Any) -> None:
-        poller.poll()
-        if self.conn.closing:
-            raise LinkClosed
-
-    def _enqueue(self, data: bytes | None) -> None:
-        chunk = None if data is None else Chunk(data, time.monotonic())
-        with self.cond:
-            while self._queued_bytes >= _QUEUE_LIMIT_BYTES and not self.conn.closing:
-                self._reader_waiting = True
-                self.cond.wait()
-                self._reader_waiting = False
-            if self.conn.closing:
-                raise LinkClosed
-            self._queue.append(chunk)
-            self._queued_bytes += len(data) if data else 0
-            self.ensure_writer()
-            if self._writer_waiting:
-                self.cond.notify_all()
-
-    def ensure_writer(self) -> None:
-        """Start the writer thread if it is not running (caller holds the connection lock)."""
-        if self._writer_started or not self.conn.add_thread():
+    def on_readable(self) -> None:
+        """``src`` has data or end of stream."""
+        if self.conn.closed or self._eof:
             return
-        self._writer_started = True
-        threading.Thread(
-            target=self._run_writer, name=f"proxy-{self.conn.owner.name}-{self.direction}-w", daemon=True
-        ).start()
+        if self._coro is None and not self.conn.owner.chains[self.direction] and self._splice_through():
+            return
+        self._read_chunk()
 
-    # -- writer ---------------------------------------------------------------------------------------------
+    def on_writable(self) -> None:
+        """``dst`` can take bytes again."""
+        self._set_writing(False)
+        if self._coro is None:
+            self._drain()
+        elif self._waiting is not None and self._waiting.kind == Wait.WRITABLE:
+            self._resume(True)
 
-    def _run_writer(self) -> None:
+    def chain_changed(self) -> None:
+        """The proxy's toxics changed: interrupt waits on changed toxics; start the pipeline if needed."""
+        if self.conn.closed:
+            return
+        if self._coro is None:
+            if self.conn.owner.chains[self.direction]:
+                if self._held:  # bytes spliced in, not yet out: the new toxics get them
+                    self._queue.append(Chunk(None, time.monotonic(), size=self._held, offset=self._pipe_out))
+                self._set_writing(False)
+                self._start_pipeline()
+                self.update_reading()
+            return
+        wait = self._waiting
+        if wait is None:
+            return
+        if wait.kind == Wait.DATA:
+            self._resume(True)
+        elif wait.kind == Wait.DEADLINE and wait.toxic is not None and _changed(wait.toxic, wait.version):
+            self._resume(False)
+
+    def abort(self) -> None:
+        """The connection is closing: stop the pipeline and give back pipes and budget."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._coro is not None and not self._running:
+            self._coro.close()
+            self._coro = None
+        self._waiting = None
+        self._queue.clear()
+        for pipe in self._pipes:
+            self.conn.pool.put(pipe)
+        self._pipes.clear()
+        self.conn.budget.give(self._held)
+        self.conn.budget.waiting.discard(self)
+        self._held = 0
+
+    # -- without toxics: splice ---------------------------------------------------------------------------
+
+    def _splice_through(self) -> bool:
+        """Move one read socket -> pipe -> socket; False when no pipe is to be had (read into memory then)."""
+        if self._held:  # the last read is still waiting for dst
+            self._set_reading(False)
+            return True
+        pipe = self._tail_pipe()
+        if pipe is None:
+            return False
         try:
-            self._write_loop()
-        except LinkClosed:
-            pass
+            moved = pipe.fill_from(self._src_fd, READ_BYTES)
+        except BlockingIOError:
+            return True
         except OSError:
             self.conn.close()
-        except Exception:  # noqa: BLE001  # a bug in a toxic must close this connection, not hang it
-            _LOG.exception("proxy %s: toxic pipeline failed", self.conn.owner.name)
+            return True
+        if not moved:
             self.conn.close()
-        finally:
-            self.conn.thread_exit()
+            return True
+        self._took(moved)
+        self._pipe_in += moved
+        self._drain()
+        return True
 
-    def _write_loop(self) -> None:
+    def _drain(self) -> None:
+        """Splice what the pipes hold to ``dst``; stop reading while ``dst`` is full."""
+        while self._held and not self.conn.closed:
+            head = self._pipes[0]
+            try:
+                moved = head.drain_to(self._dst_fd, self._held)
+            except BlockingIOError:
+                self._set_reading(False)
+                self._set_writing(True)
+                return
+            except OSError:
+                self.conn.close()
+                return
+            self._pipe_out += moved
+            self._wrote(moved)
+            self._gave(moved)
+            self._trim_pipes()
+        self.update_reading()
+
+    # -- with toxics: read chunks for the pipeline --------------------------------------------------------------
+
+    def _read_chunk(self) -> None:
+        room = self.conn.budget.room(self._held)
+        if room <= 0:
+            self.update_reading()
+            return
+        chain = self.conn.owner.chains[self.direction]
+        limit = min(room, READ_BYTES, *(t.kind.chunk_bytes or READ_BYTES for t in chain))
+        pipe = self._tail_pipe()
+        try:
+            if pipe is not None:
+                moved = pipe.fill_from(self._src_fd, limit)
+                chunk = Chunk(None, time.monotonic(), size=moved, offset=self._pipe_in)
+                self._pipe_in += moved
+            else:
+                chunk = Chunk(self.src.recv(limit), time.monotonic())
+                moved = chunk.size
+        except BlockingIOError:
+            if pipe is not None and pipe.filled:
+                pipe.full = True  # its slots are taken: the next read gets a fresh pipe
+            return
+        except OSError:
+            self.conn.close()
+            return
+        if moved:
+            self._took(moved)
+            self._queue.append(chunk)
+        else:
+            self._eof = True
+            self._queue.append(None)
+        if self._coro is None:
+            self._start_pipeline()
+        elif self._waiting is not None and self._waiting.kind == Wait.DATA:
+            self._resume(True)
+        self.update_reading()
+
+    def update_reading(self) -> None:
+        """Watch ``src`` while this link may read more (called again when room comes back)."""
+        if self.conn.closed or self._eof:
+            want = False
+        elif self._coro is None:
+            want = not self._held
+        else:
+            want = self.conn.budget.room(self._held) > 0
+            if not want:
+                self.conn.budget.waiting.add(self)
+        self._set_reading(want)
+
+    # -- the pipeline -------------------------------------------------------------------------------------------
+
+    def _start_pipeline(self) -> None:
+        self._version_seen = -1
+        self._coro = self._pipeline()
+        self._resume(None)
+
+    async def _pipeline(self) -> None:
         owner = self.conn.owner
         chain: tuple[Toxic, ...] = ()
         while True:
-            version = owner.version
-            if version != self._version_seen:
-                chain = self._chain()
-                self._sync(chain, version)
-            with self.cond:
-                if self.conn.closing:
-                    raise LinkClosed
-                chunk: Chunk | None = None
-                has_chunk = bool(self._queue)
-                if has_chunk:
-                    self._busy = True  # set before the pop: the reader must never see an empty queue and idle
-                    chunk = self._queue.popleft()
-                    self._queued_bytes -= len(chunk.data) if chunk is not None else 0
-                    if self._reader_waiting:
-                        self.cond.notify_all()
-            if has_chunk:
-                try:
-                    self.run_chain(chain, 0, chunk)
-                finally:
-                    with self.cond:
-                        self._busy = False
+            if owner.version != self._version_seen:
+                self._version_seen = owner.version
+                chain = owner.chains[self.direction]
+                self._sync(chain)
+            if self._queue:
+                chunk = self._queue.popleft()
+                await self.run_chain(chain, 0, chunk)
+                if chunk is not None:
+                    self._done(chunk)
                 continue
-            idle_deadline = self._idle_deadline(chain)
-            with self.cond:
-                if not self._queue and not self.conn.closing and owner.version == version:
-                    timeout = None if idle_deadline is None else idle_deadline - time.monotonic()
-                    if timeout is None or timeout > 0:
-                        self._writer_waiting = True
-                        self.cond.wait(timeout)
-                        self._writer_waiting = False
-            self._run_idle(chain)
+            if not chain:
+                return  # back to splicing
+            deadline = self._idle_deadline(chain)
+            if deadline is not None and deadline <= time.monotonic():
+                await self._run_idle(chain)
+                continue
+            await Wait(Wait.DATA, math.inf if deadline is None else deadline)
 
-    def _sync(self, chain: Sequence[Toxic], version: int) -> None:
-        """Roll toxicity for toxics new to this link or updated since, and drop state of removed ones."""
-        if version == self._version_seen:
+    def _resume(self, value: object) -> None:
+        coro = self._coro
+        if coro is None or self._running:
             return
-        self._version_seen = version
+        self._waiting = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._running = True
+        try:
+            wait = coro.send(value)
+        except StopIteration:
+            self._coro = None
+            self._states.clear()
+            self.update_reading()
+            return
+        except LinkClosed:
+            self._coro = None
+            self.conn.close()
+            return
+        except Exception:  # noqa: BLE001  # a bug in a toxic must close this connection, not hang it
+            _LOG.exception("proxy %s: toxic pipeline failed", self.conn.owner.name)
+            self._coro = None
+            self.conn.close()
+            return
+        finally:
+            self._running = False
+        if self.conn.closed:
+            coro.close()
+            self._coro = None
+            return
+        self._waiting = wait
+        if wait.kind == Wait.WRITABLE:
+            self._set_writing(True)
+        elif not math.isinf(wait.deadline):
+            self._timer = self.conn.call_at(wait.deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        wait = self._waiting
+        if wait is not None:
+            self._resume(wait.kind != Wait.DATA)
+
+    def _sync(self, chain: Sequence[Toxic]) -> None:
+        """Roll toxicity for toxics new to this link or updated since, and drop state of removed ones."""
         present = set(chain)
         for gone in [t for t in self._states if t not in present]:
             del self._states[gone]
@@ -355,7 +352,7 @@ class Link:
         ]
         return min(deadlines) if deadlines else None
 
-    def _run_idle(self, chain: Sequence[Toxic]) -> None:
+    async def _run_idle(self, chain: Sequence[Toxic]) -> None:
         now = time.monotonic()
         for index, toxic in enumerate(chain):
             state = self._states.get(toxic)
@@ -364,61 +361,140 @@ class Link:
             view = StageView(self, toxic, state, chain, index)
             deadline = toxic.kind.idle_deadline(view)
             if deadline is not None and deadline <= now:
-                toxic.kind.on_idle(view)
+                await toxic.kind.on_idle(view)
 
-    def run_chain(self, chain: Sequence[Toxic], index: int, chunk: Chunk | None) -> None:
+    async def run_chain(self, chain: Sequence[Toxic], index: int, chunk: Chunk | None) -> None:
         """Pass ``chunk`` to the first active toxic from ``index`` on, or write it out after the last one."""
         while index < len(chain):
             toxic = chain[index]
             state = self._states.get(toxic)
             if state is not None and state.active and not toxic.removed:
-                toxic.kind.handle(StageView(self, toxic, state, chain, index), chunk)
+                await toxic.kind.handle(StageView(self, toxic, state, chain, index), chunk)
                 return
             index += 1
         if chunk is None:
             self.conn.close()
             raise LinkClosed
-        self._send_all(chunk.data)
+        if chunk.data is None:
+            await self._splice_out(chunk)
+        elif chunk.data:
+            await self._send(chunk.data)
 
-    def _send_all(self, data: bytes) -> None:
+    async def _splice_out(self, chunk: Chunk) -> None:
+        self._skip_to(chunk.offset)
+        left = chunk.size
+        while left:
+            if self.conn.closed:
+                raise LinkClosed
+            try:
+                moved = self._pipes[0].drain_to(self._dst_fd, left)
+            except BlockingIOError:
+                await Wait(Wait.WRITABLE)
+                continue
+            except OSError:
+                self.conn.close()
+                raise LinkClosed from None
+            left -= moved
+            self._pipe_out += moved
+            self._wrote(moved)
+            self._trim_pipes()
+
+    async def _send(self, data: bytes) -> None:
         view = memoryview(data)
         while view:
+            if self.conn.closed:
+                raise LinkClosed
             try:
                 sent = self.dst.send(view)
             except BlockingIOError:
-                self._wait(self._write_poll)
+                await Wait(Wait.WRITABLE)
                 continue
+            except OSError:
+                self.conn.close()
+                raise LinkClosed from None
             view = view[sent:]
-            self.sent_bytes += sent
+            self._wrote(sent)
 
-    def wait_until(self, deadline: float, toxic: Toxic | None, version: int) -> bool:
-        """Wait until ``deadline``; False early if ``toxic`` changed or went away; raises once closing."""
-        with self.cond:
-            while True:
-                if self.conn.closing:
-                    raise LinkClosed
-                if toxic is not None and (toxic.removed or toxic.version != version):
-                    return False
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return True
-                self.cond.wait(None if math.isinf(remaining) else remaining)
+    def _done(self, chunk: Chunk) -> None:
+        """A queued chunk went through the toxics: what they did not forward is dropped."""
+        if chunk.data is None and chunk.offset >= 0:
+            self._skip_to(chunk.offset + chunk.size)
+        self._gave(chunk.size)
+        self.update_reading()
 
-    def wait_flushed(self, limit_s: float) -> None:
-        """Wait until the kernel has delivered what we wrote to ``dst`` (its send queue is empty)."""
-        give_up = time.monotonic() + limit_s
-        buffer = bytearray(4)
-        while time.monotonic() < give_up:
-            fcntl.ioctl(self.dst.fileno(), termios.TIOCOUTQ, buffer)
-            if struct.unpack("i", buffer)[0] == 0:
-                return
-            self.wait_until(time.monotonic() + 0.001, None, 0)
+    # -- StageHost ----------------------------------------------------------------------------------------------
+
+    def content(self, chunk: Chunk) -> bytes:
+        """The bytes of ``chunk``, taken out of the pipe if they are still there."""
+        if chunk.data is None:
+            self._skip_to(chunk.offset)
+            chunk.data = self._pipes[0].read(chunk.size) if chunk.size else b""
+            self._pipe_out += chunk.size
+            self._trim_pipes()
+        return chunk.data
+
+    def flushed(self) -> bool:
+        """Whether the kernel has delivered everything written to ``dst`` (its send queue is empty)."""
+        if self.conn.closed:
+            raise LinkClosed
+        fcntl.ioctl(self._dst_fd, termios.TIOCOUTQ, _OUTQ)
+        return bool(struct.unpack("i", _OUTQ)[0] == 0)
+
+    def reset(self) -> None:
+        """Close both sides of the connection with an RST."""
+        self.conn.close(reset=True)
+
+    # -- bookkeeping --------------------------------------------------------------------------------------------
+
+    def _tail_pipe(self) -> Pipe | None:
+        if self._pipes and not self._pipes[-1].full:
+            return self._pipes[-1]
+        pipe = self.conn.pool.get()
+        if pipe is not None:
+            self._pipes.append(pipe)
+        return pipe
+
+    def _trim_pipes(self) -> None:
+        while self._pipes and not self._pipes[0].filled:
+            self.conn.pool.put(self._pipes.popleft())
+
+    def _skip_to(self, offset: int) -> None:
+        """Drop pipe bytes before stream offset ``offset`` (bytes the toxics did not forward)."""
+        gap = offset - self._pipe_out
+        if gap < 0:
+            raise RuntimeError(f"a toxic forwarded bytes out of stream order (offset {offset} < {self._pipe_out})")
+        while gap:
+            head = self._pipes[0]
+            step = min(gap, head.filled)
+            self.conn.pool.discard(head, step)
+            gap -= step
+            self._pipe_out += step
+            self._trim_pipes()
+
+    def _took(self, size: int) -> None:
+        self._held += size
+        self.received_bytes += size
+        self._counts.received += size
+        self.conn.budget.take(size)
+
+    def _gave(self, size: int) -> None:
+        self._held -= size
+        self.conn.budget.give(size)
+
+    def _wrote(self, size: int) -> None:
+        self.sent_bytes += size
+        self._counts.sent += size
+
+    def _set_reading(self, want: bool) -> None:
+        if want != self.reading:
+            self.reading = want
+            self.conn.interest_changed(self.src)
+
+    def _set_writing(self, want: bool) -> None:
+        if want != self.writing:
+            self.writing = want
+            self.conn.interest_changed(self.dst)
 
 
-def _read_exactly(fd: int, size: int) -> bytes:
-    parts = []
-    while size:
-        part = os.read(fd, size)
-        parts.append(part)
-        size -= len(part)
-    return b"".join(parts)
+def _changed(toxic: Toxic, version: int) -> bool:
+    return toxic.removed or toxic.version != version

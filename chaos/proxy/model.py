@@ -1,18 +1,13 @@
 """Proxies and their toxics: the state behind both the REST API and the in-process Python API.
 
 :class:`Store` holds every proxy and implements Toxiproxy's operations with its semantics and error statuses
-(:class:`ApiError` carries the HTTP status). A :class:`Proxy` owns its listener, its accept thread and its
-live connections; its toxics are published as immutable per-direction tuples that the data path reads
-without a lock.
+(:class:`ApiError` carries the HTTP status). A :class:`Proxy` owns, while enabled, a
+:class:`~chaos.proxy.listener.Listener`: its listening socket, its loop thread and its live connections.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 import random
-import select
-import socket
 import threading
 from typing import Any
 
@@ -20,12 +15,11 @@ from chaos.errors import ProxyError
 from chaos.proxy import addresses
 from chaos.proxy.jsonbody import BodyError, JsonObject
 from chaos.proxy.kinds import KINDS
-from chaos.proxy.link import Connection
+from chaos.proxy.link import ByteCounts
+from chaos.proxy.listener import Listener
 from chaos.proxy.toxics import Toxic
 
 __all__ = ["ApiError", "Proxy", "Store"]
-
-_DIAL_TIMEOUT_S = 30.0
 
 
 class ApiError(ProxyError):
@@ -44,7 +38,11 @@ def bad_body(error: BodyError | str) -> ApiError:
 
 
 class Proxy:
-    """One proxy: a listener forwarding every accepted connection to ``upstream`` through the toxics."""
+    """One proxy: a listener forwarding every accepted connection to ``upstream`` through the toxics.
+
+    Its toxics are published as immutable per-direction tuples (``chains``) that the data path reads without a
+    lock; its byte counters live on across restarts.
+    """
 
     def __init__(self, name: str, listen: str, upstream: str, seed: int) -> None:
         self.name = name
@@ -54,13 +52,9 @@ class Proxy:
         self.toxics: list[Toxic] = []
         self.chains: dict[str, tuple[Toxic, ...]] = {"upstream": (), "downstream": ()}
         self.version = 0
-        self.connections: set[Connection] = set()
-        self.rng = random.Random(seed)
-        self._lock = threading.Lock()  # guards connections and counters
-        self._listener: socket.socket | None = None
-        self._accept_thread: threading.Thread | None = None
-        self._wake_fd = -1
-        self._closed_bytes = {"upstream": [0, 0], "downstream": [0, 0]}  # [received, sent] of ended links
+        self.counts = {"upstream": ByteCounts(), "downstream": ByteCounts()}
+        self.rng = random.Random(seed)  # read by the loop thread only, once started
+        self._listener: Listener | None = None
 
     # -- lifecycle --------------------------------------------------------------------------------------------
 
@@ -69,101 +63,46 @@ class Proxy:
         if self.enabled:
             return
         try:
-            listener, bound = addresses.bind_listener(self.listen)
+            sock, bound = addresses.bind_listener(self.listen)
         except OSError as error:
             raise ApiError(str(error), 500) from None
-        listener.setblocking(False)
         self.listen = bound
-        self._listener = listener
-        self._wake_fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+        self._listener = Listener(self, sock)
+        self._listener.start()
         self.enabled = True
-        self._accept_thread = threading.Thread(
-            target=self._accept_loop, args=(listener, self._wake_fd), name=f"proxy-{self.name}-accept", daemon=True
-        )
-        self._accept_thread.start()
 
     def stop(self) -> None:
         """Close the listener and every connection (FIN), like disabling or deleting a Toxiproxy proxy."""
-        if self.enabled:
-            self.enabled = False
-            os.eventfd_write(self._wake_fd, 1)
-            if self._accept_thread is not None:
-                self._accept_thread.join()
-            if self._listener is not None:
-                self._listener.close()
-            os.close(self._wake_fd)
-            self._listener = None
-            self._accept_thread = None
-        self.close_connections()
+        self.enabled = False
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.stop()
 
     def close_connections(self) -> None:
         """Close every live connection with a FIN."""
-        with self._lock:
-            live = list(self.connections)
-        for conn in live:
-            conn.close()
+        if self._listener is not None:
+            self._listener.close_connections()
 
-    def _accept_loop(self, listener: socket.socket, wake_fd: int) -> None:
-        poller = select.poll()
-        poller.register(listener.fileno(), select.POLLIN)
-        poller.register(wake_fd, select.POLLIN)
-        while True:
-            poller.poll()
-            if not self.enabled:
-                return
-            try:
-                client, _addr = listener.accept()
-            except (BlockingIOError, InterruptedError):
-                continue
-            except OSError:
-                continue  # EMFILE, ECONNABORTED: keep serving
-            with self._lock:
-                seed = self.rng.getrandbits(64)
-            threading.Thread(
-                target=self._serve, args=(client, seed), name=f"proxy-{self.name}-conn", daemon=True
-            ).start()
-
-    def _serve(self, client: socket.socket, seed: int) -> None:
-        try:
-            upstream = addresses.connect(self.upstream, _DIAL_TIMEOUT_S)
-        except OSError:
-            client.close()  # like Toxiproxy: the client sees its connect succeed, then EOF (#265)
-            return
-        conn = Connection(self, client, upstream, seed)
-        with self._lock:
-            if not self.enabled:
-                client.close()
-                upstream.close()
-                return
-            self.connections.add(conn)
-        if self.chains["upstream"] or self.chains["downstream"]:
-            conn.chain_changed()
-        conn.start(run_upstream_here=True)
-
-    def connection_done(self, conn: Connection) -> None:
-        """Called by a connection once its sockets are closed: fold its byte counts into the totals."""
-        with self._lock:
-            self.connections.discard(conn)
-            for link in conn.links:
-                totals = self._closed_bytes[link.direction]
-                totals[0] += link.received_bytes
-                totals[1] += link.sent_bytes
+    @property
+    def connection_count(self) -> int:
+        """Connections open through the proxy now."""
+        listener = self._listener
+        return 0 if listener is None else len(listener.connections)
 
     # -- counters ------------------------------------------------------------------------------------------------
 
     def bytes_sent(self, direction: str) -> int:
         """Bytes written toward the peer in ``direction`` so far (live connections included)."""
-        with self._lock:
-            live = sum(
-                link.sent_bytes for conn in self.connections for link in conn.links if link.direction == direction
-            )
-            return self._closed_bytes[direction][1] + live
+        return self.counts[direction].sent
 
     def closed_bytes(self, direction: str) -> tuple[int, int]:
         """(received, sent) bytes of connections that have ended: what Toxiproxy's metrics count."""
-        with self._lock:
-            received, sent = self._closed_bytes[direction]
-            return received, sent
+        counts = self.counts[direction]
+        return counts.closed_received, counts.closed_sent
+
+    def fired(self) -> dict[str, int]:
+        """How many times each toxic acted, by toxic name, upstream toxics first."""
+        return {toxic.name: toxic.fired for toxic in self.ordered_toxics()}
 
     # -- toxics ------------------------------------------------------------------------------------------------
 
@@ -181,13 +120,11 @@ class Proxy:
         ]
 
     def publish(self) -> None:
-        """Publish the toxic chains to the data path and wake every connection."""
+        """Publish the toxic chains to the data path; every live connection sees them before this returns."""
         self.chains = {d: tuple(t for t in self.toxics if t.direction == d) for d in ("upstream", "downstream")}
         self.version += 1
-        with self._lock:
-            live = list(self.connections)
-        for conn in live:
-            conn.chain_changed()
+        if self._listener is not None:
+            self._listener.chain_changed()
 
     def to_json(self) -> dict[str, Any]:
         """The proxy as Toxiproxy serialises it."""
@@ -419,9 +356,3 @@ class Store:
 
 def _label(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-def stop_quietly(proxy: Proxy) -> None:
-    """Stop a proxy, ignoring errors (used on shutdown)."""
-    with contextlib.suppress(OSError):
-        proxy.stop()

@@ -113,6 +113,15 @@ class ProxyHandle:
         """
         return self._store.get_toxic(self.name, name).fired
 
+    def fired(self) -> dict[str, int]:
+        """Every toxic's fire count by toxic name, upstream toxics first: ``GET /proxies/{name}/fired``'s map.
+
+        A fault reads it before and after its trial: a count that went up means the toxic acted on the stream,
+        by the rule of its type (docs/proxy.md, "When a toxic fires").
+        """
+        with self._store.lock:
+            return self._proxy.fired()
+
     def toxics(self) -> list[dict[str, Any]]:
         """Every toxic, upstream ones first."""
         with self._store.lock:
@@ -131,7 +140,7 @@ class ProxyHandle:
     @property
     def connection_count(self) -> int:
         """Connections open through the proxy now."""
-        return len(self._proxy.connections)
+        return self._proxy.connection_count
 
     def close_connections(self) -> None:
         """Close every live connection (FIN) but keep listening."""

@@ -1,17 +1,23 @@
 """Toxic types: their attributes and what each does to the chunks of one link (one direction of a connection).
 
-A link's writer thread runs each chunk through the proxy's toxics for that direction in order. A toxic receives
-a :class:`Stage` (its view of the link) and a chunk (``None`` is end of stream) and may hold it
-(``stage.wait_until``), split it, drop it, pass it on (``stage.forward``) or close the link. Waits end early when
-the toxic is updated or removed, so live changes reach held data at once, as in Toxiproxy.
+A link runs each chunk through the proxy's toxics for that direction in order. A toxic's ``handle`` is a
+coroutine that receives a :class:`Stage` (its view of the link) and a chunk (``None`` is end of stream) and may
+hold it (``await stage.wait_until(t)``), split it (``chunk.split(n)``), drop it (not forward it), pass it on
+(``await stage.forward(chunk)``) or reset the connection. Waits end early when the toxic is updated or
+removed, so live changes reach held data at once, as in Toxiproxy. A toxic must forward a chunk's pieces in
+stream order before ``handle`` returns; bytes it does not forward are dropped.
+
+Each toxic calls ``stage.fired()`` exactly when it acted on the stream: the rule of each type is in its
+docstring and in docs/proxy.md ("When a toxic fires").
 """
 
 from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, NoReturn, Protocol
 
 from chaos.proxy.jsonbody import BodyError, JsonObject
 
@@ -19,20 +25,44 @@ __all__ = ["TOXIPROXY_KINDS", "Chunk", "Field", "Stage", "Toxic", "ToxicKind", "
 
 Number = int | float
 _IDLE_RESET_S = 0.1
+MS_MAX = 86_400_000  # one day: longer waits are a hang, and bandwidth rate 0 or timeout 0 say that
+US_MAX = MS_MAX * 1000
+BYTES_MAX = 1 << 50  # 1 PiB: beyond any install, and far from overflowing anything downstream
+RATE_MAX = 10**9  # KB/s: 1 TB/s
 
 
 class Chunk:
-    """Bytes read from the source in one go, with the monotonic time they were read."""
+    """Bytes of one link's stream read in one go (or a piece of such a read), and the time they were read.
 
-    __slots__ = ("data", "ts")
+    ``data`` is None while the bytes are still in the link's kernel pipe; a toxic that needs them calls
+    ``stage.content(chunk)``. ``offset`` is the position of the first byte in the link's stream (-1 for bytes a
+    toxic made up).
+    """
 
-    def __init__(self, data: bytes, ts: float) -> None:
+    __slots__ = ("data", "offset", "size", "ts")
+
+    def __init__(self, data: bytes | None, ts: float, *, size: int = 0, offset: int = -1) -> None:
         self.data = data
+        self.size = size if data is None else len(data)
         self.ts = ts
+        self.offset = offset
+
+    def __len__(self) -> int:
+        return self.size
+
+    def split(self, at: int) -> tuple[Chunk, Chunk]:
+        """The first ``at`` bytes and the rest, as two chunks read at the same time."""
+        at = min(max(at, 0), self.size)
+        rest_offset = self.offset + at if self.offset >= 0 else -1
+        if self.data is None:
+            head = Chunk(None, self.ts, size=at, offset=self.offset)
+            return head, Chunk(None, self.ts, size=self.size - at, offset=rest_offset)
+        head = Chunk(self.data[:at], self.ts, offset=self.offset)
+        return head, Chunk(self.data[at:], self.ts, offset=rest_offset)
 
 
 class Stage(Protocol):
-    """What a toxic may do with the link it runs on (implemented by the link's writer)."""
+    """What a toxic may do with the link it runs on (implemented by the link's pipeline)."""
 
     attrs: dict[str, Number]
     state: dict[str, Any]  # per link and toxic; kept across updates of the toxic (limit_data's counter)
@@ -40,17 +70,22 @@ class Stage(Protocol):
     def now(self) -> float: ...
     def random(self) -> float: ...
     def randrange(self, start: int, stop: int) -> int: ...
-    def wait_until(self, deadline: float) -> bool: ...
-    def sleep_until(self, deadline: float) -> None: ...
-    def forward(self, chunk: Chunk | None) -> None: ...
-    def wait_flushed(self, limit_s: float) -> None: ...
-    def reset(self) -> None: ...
+    def wait_until(self, deadline: float) -> Awaitable[bool]: ...
+    def sleep_until(self, deadline: float) -> Awaitable[None]: ...
+    def forward(self, chunk: Chunk | None) -> Awaitable[None]: ...
+    def wait_flushed(self, limit_s: float) -> Awaitable[None]: ...
+    def content(self, chunk: Chunk) -> bytes: ...
+    def reset(self) -> NoReturn: ...
     def fired(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
 class Field:
-    """One attribute of a toxic: JSON integer (``int``) or number (``float``), its default and its range."""
+    """One attribute of a toxic: JSON integer (``int``) or number (``float``), its default, range and unit.
+
+    A value outside ``minimum..maximum`` is refused with a 400 naming the attribute (``maximum`` None: no
+    bound). ``unit`` is what the number counts (``ms``, ``us``, ``bytes``, ``KB/s``; empty for a ratio).
+    """
 
     name: str
     kind: type[int] | type[float]
@@ -58,6 +93,7 @@ class Field:
     minimum: Number = 0
     maximum: Number | None = None
     doc: str = ""
+    unit: str = ""
 
 
 class ToxicKind:
@@ -67,6 +103,7 @@ class ToxicKind:
     fields: ClassVar[tuple[Field, ...]] = ()
     beyond: ClassVar[bool] = False  # True for types Toxiproxy 2.12 does not have
     summary: ClassVar[str] = ""
+    chunk_bytes: ClassVar[int | None] = None  # the largest chunk the type wants (None: whatever one read gives)
 
     def defaults(self) -> dict[str, Number]:
         """Attribute values of a toxic created with no attributes."""
@@ -83,7 +120,8 @@ class ToxicKind:
             value: Number = body.integer(f.name, 0) if f.kind is int else body.number(f.name, 0.0)
             if value < f.minimum or (f.maximum is not None and value > f.maximum):
                 allowed = f">= {f.minimum}" if f.maximum is None else f"in {f.minimum}..{f.maximum}"
-                raise BodyError(f"attribute {f.name}={value!r} of toxic {self.type_name} must be {allowed}")
+                unit = f" {f.unit}" if f.unit else ""
+                raise BodyError(f"attribute {f.name}={value!r} of toxic {self.type_name} must be {allowed}{unit}")
             values[f.name] = value
         return values
 
@@ -94,12 +132,12 @@ class ToxicKind:
         """A monotonic time at which ``on_idle`` must run even if no data arrives (None: never)."""
         return None
 
-    def on_idle(self, stage: Stage) -> None:
+    async def on_idle(self, stage: Stage) -> None:
         """Runs at ``idle_deadline`` when no chunk came first."""
 
-    def handle(self, stage: Stage, chunk: Chunk | None) -> None:
+    async def handle(self, stage: Stage, chunk: Chunk | None) -> None:
         """Process one chunk (None is end of stream); the default passes it on untouched."""
-        stage.forward(chunk)
+        await stage.forward(chunk)
 
 
 class Toxic:
@@ -116,7 +154,7 @@ class Toxic:
         self.attrs = attrs
         self.version = 0
         self.removed = False
-        self.fired = 0  # times the toxic acted on a link (delayed, dropped, cut, closed, reset...)
+        self.fired = 0  # times the toxic acted on a link; only the proxy's loop thread writes it
 
     def to_json(self) -> dict[str, Any]:
         """The toxic as Toxiproxy serialises it (attributes, name, type, stream, toxicity)."""
@@ -130,89 +168,112 @@ class Toxic:
         }
 
 
+def _ms(name: str, doc: str) -> Field:
+    return Field(name, int, 0, 0, MS_MAX, doc, "ms")
+
+
+def _bytes(name: str, doc: str, default: int = 0, minimum: int = 0) -> Field:
+    return Field(name, int, default, minimum, BYTES_MAX, doc, "bytes")
+
+
 class _Noop(ToxicKind):
+    """Fires once per chunk it passes on (its only effect is that the data went through the toxic pipeline)."""
+
     type_name = "noop"
     summary = "passes data through untouched"
 
-    def handle(self, stage: Stage, chunk: Chunk | None) -> None:
+    async def handle(self, stage: Stage, chunk: Chunk | None) -> None:
         if chunk is not None:
             stage.fired()
-        stage.forward(chunk)
+        await stage.forward(chunk)
 
 
 class _Latency(ToxicKind):
+    """Fires once per chunk it holds: its release time (read time + latency +/- jitter) is still ahead."""
+
     type_name = "latency"
     summary = "delays each chunk by latency +/- jitter"
     fields = (
-        Field("latency", int, doc="time in milliseconds"),
-        Field("jitter", int, doc="time in milliseconds; the delay varies uniformly by +/- jitter"),
+        _ms("latency", "delay of each chunk"),
+        _ms("jitter", "the delay varies uniformly in [latency - jitter, latency + jitter)"),
     )
 
-    def handle(self, stage: Stage, chunk: Chunk | None) -> None:
+    async def handle(self, stage: Stage, chunk: Chunk | None) -> None:
         if chunk is not None:
             jitter = int(stage.attrs["jitter"])
             delay_ms = stage.attrs["latency"] + (stage.randrange(-jitter, jitter) if jitter > 0 else 0)
-            # The release time is anchored to when the chunk was read, so chunks pipeline instead of the delay
-            # adding up per chunk; advancing the timestamp makes two latency toxics add up (Toxiproxy PR #94).
-            chunk.ts += max(delay_ms, 0) / 1000.0
             if delay_ms > 0:
-                stage.fired()
-            stage.wait_until(chunk.ts)
-        stage.forward(chunk)
+                # The release time is anchored to when the chunk was read, so chunks pipeline instead of the
+                # delay adding up per chunk; advancing the timestamp makes two latency toxics add up (PR #94).
+                chunk.ts += delay_ms / 1000.0
+                if chunk.ts > stage.now():
+                    stage.fired()
+                    await stage.wait_until(chunk.ts)
+        await stage.forward(chunk)
 
 
 class _Bandwidth(ToxicKind):
+    """Fires once per chunk it paces (a piece had to wait for its slot), or holds (``rate`` 0)."""
+
     type_name = "bandwidth"
     summary = "limits the rate of a link to `rate` KB/s"
-    fields = (Field("rate", int, doc="rate in KB/s (1 KB = 1000 bytes); 0 holds data forever"),)
+    fields = (Field("rate", int, 0, 0, RATE_MAX, "the rate (1 KB = 1000 bytes); 0 holds data forever", "KB/s"),)
 
-    def handle(self, stage: Stage, chunk: Chunk | None) -> None:
+    async def handle(self, stage: Stage, chunk: Chunk | None) -> None:
         if chunk is None:
-            stage.forward(None)
+            await stage.forward(None)
             return
-        stage.fired()
         rate = int(stage.attrs["rate"])
         if rate <= 0:
             # Toxiproxy's "hang" trick (#210): hold the data, keep the connection open, until the toxic changes.
-            stage.wait_until(math.inf)
-            stage.forward(chunk)
+            stage.fired()
+            await stage.wait_until(math.inf)
+            await stage.forward(chunk)
             return
-        data = chunk.data
         piece_bytes = rate * 100  # Toxiproxy sends big chunks as 100 ms pieces
         # Release times are scheduled on a running clock rather than slept per chunk, so wake-up overheads do
         # not drift the rate; a link idle for longer than _IDLE_RESET_S earns no credit (the schedule restarts).
         release = stage.state.get("next", 0.0)
         if stage.now() - release > _IDLE_RESET_S:
             release = stage.now()
-        offset = 0
-        while offset < len(data):
-            piece = data[offset : offset + piece_bytes]
-            release += len(piece) / (rate * 1000.0)
-            if not stage.wait_until(release):
-                stage.state["next"] = stage.now()
-                stage.forward(Chunk(data[offset:], chunk.ts))
-                return
-            stage.forward(Chunk(piece, chunk.ts))
-            offset += len(piece)
+        paced = False
+        rest = chunk
+        while rest.size:
+            piece, rest = rest.split(piece_bytes)
+            release += piece.size / (rate * 1000.0)
+            if release > stage.now():
+                if not paced:
+                    paced = True
+                    stage.fired()
+                if not await stage.wait_until(release):
+                    stage.state["next"] = stage.now()
+                    await stage.forward(piece)
+                    await stage.forward(rest)
+                    return
+            await stage.forward(piece)
         stage.state["next"] = release
 
 
 class _SlowClose(ToxicKind):
+    """Fires when it delays the end of stream (``delay`` > 0 and the stream ended)."""
+
     type_name = "slow_close"
     summary = "delays the close of the connection by `delay` ms"
-    fields = (Field("delay", int, doc="time in milliseconds"),)
+    fields = (_ms("delay", "data passes untouched; the close is delayed by `delay`"),)
 
-    def handle(self, stage: Stage, chunk: Chunk | None) -> None:
-        if chunk is None:
+    async def handle(self, stage: Stage, chunk: Chunk | None) -> None:
+        if chunk is None and stage.attrs["delay"] > 0:
             stage.fired()
-            stage.wait_until(stage.now() + stage.attrs["delay"] / 1000.0)
-        stage.forward(chunk)
+            await stage.wait_until(stage.now() + stage.attrs["delay"] / 1000.0)
+        await stage.forward(chunk)
 
 
 class _Timeout(ToxicKind):
+    """Fires once per chunk it drops, and when it closes an idle connection (``timeout`` > 0)."""
+
     type_name = "timeout"
     summary = "drops all data; closes the link after `timeout` ms without data (0: never)"
-    fields = (Field("timeout", int, doc="time in milliseconds; 0 drops data and never closes"),)
+    fields = (_ms("timeout", "close the connection this long after the last chunk (or the toxic's start); 0: never"),)
 
     def restart(self, stage: Stage) -> None:
         timeout_ms = stage.attrs["timeout"]
@@ -222,41 +283,47 @@ class _Timeout(ToxicKind):
         deadline: float | None = stage.state.get("deadline")
         return deadline
 
-    def on_idle(self, stage: Stage) -> None:
+    async def on_idle(self, stage: Stage) -> None:
         stage.state["deadline"] = None
         stage.fired()
-        stage.forward(None)
+        await stage.forward(None)
 
-    def handle(self, stage: Stage, chunk: Chunk | None) -> None:
+    async def handle(self, stage: Stage, chunk: Chunk | None) -> None:
         if chunk is None:
-            stage.forward(None)
+            await stage.forward(None)
             return
-        stage.fired()
+        if chunk.size:
+            stage.fired()
         self.restart(stage)  # each chunk re-arms the timer, as Go's time.After inside the loop does
 
 
 class _ResetPeer(ToxicKind):
+    """Fires when it sends the reset: on the first data, or once exactly ``after_bytes`` bytes went through."""
+
     type_name = "reset_peer"
     summary = "resets the connection (TCP RST) on the first data, or after `after_bytes` bytes"
     fields = (
-        Field("timeout", int, doc="time in milliseconds to wait before the reset"),
-        Field("after_bytes", int, doc="(beyond) forward exactly this many bytes, then reset; 0: reset on first data"),
+        _ms("timeout", "wait this long before the reset"),
+        _bytes("after_bytes", "(beyond) forward exactly this many bytes, then reset; 0: reset on the first data"),
     )
 
-    def handle(self, stage: Stage, chunk: Chunk | None) -> None:
+    async def handle(self, stage: Stage, chunk: Chunk | None) -> None:
+        if chunk is None or not chunk.size:
+            await stage.forward(chunk)
+            return
         limit = int(stage.attrs["after_bytes"])
-        if chunk is not None and limit > 0:
+        if limit > 0:
             sent = int(stage.state.get("sent", 0))
             room = limit - sent
-            if len(chunk.data) < room:
-                stage.state["sent"] = sent + len(chunk.data)
-                stage.forward(chunk)
+            if chunk.size < room:
+                stage.state["sent"] = sent + chunk.size
+                await stage.forward(chunk)
                 return
             stage.state["sent"] = limit
-            stage.forward(Chunk(chunk.data[:room], chunk.ts))
-            stage.wait_flushed(2.0)  # an RST discards unsent bytes: let the N bytes reach the peer first
+            await stage.forward(chunk.split(room)[0])
+            await stage.wait_flushed(2.0)  # an RST discards unsent bytes: let the N bytes reach the peer first
         # Toxiproxy discards the chunk that triggers the reset and its wait cannot be interrupted.
-        stage.sleep_until(stage.now() + stage.attrs["timeout"] / 1000.0)
+        await stage.sleep_until(stage.now() + stage.attrs["timeout"] / 1000.0)
         stage.fired()
         stage.reset()
 
@@ -285,48 +352,54 @@ def slice_bounds(length: int, average: int, variation: int, randrange: Any) -> l
 
 
 class _Slicer(ToxicKind):
+    """Fires once per chunk it cuts into two or more pieces."""
+
     type_name = "slicer"
     summary = "slices chunks into smaller pieces, with a delay between them"
     fields = (
-        Field("average_size", int, doc="size in bytes of an average piece; 0 passes data through (Go crashes)"),
-        Field("size_variation", int, doc="how much the size of a piece varies, in bytes"),
-        Field("delay", int, doc="time in microseconds to wait after each piece"),
+        Field("average_size", int, 0, 0, 1 << 30, "average piece size; 0 passes data through (Go crashes)", "bytes"),
+        Field("size_variation", int, 0, 0, 1 << 30, "how much piece sizes vary", "bytes"),
+        Field("delay", int, 0, 0, US_MAX, "pause after each piece", "us"),
     )
 
-    def handle(self, stage: Stage, chunk: Chunk | None) -> None:
+    async def handle(self, stage: Stage, chunk: Chunk | None) -> None:
         average = int(stage.attrs["average_size"])
         if chunk is None or average <= 0:
-            stage.forward(chunk)
+            await stage.forward(chunk)
             return
-        cuts = slice_bounds(len(chunk.data), average, int(stage.attrs["size_variation"]), stage.randrange)
+        cuts = slice_bounds(chunk.size, average, int(stage.attrs["size_variation"]), stage.randrange)
         delay_s = stage.attrs["delay"] / 1_000_000.0
         if len(cuts) > 2:
             stage.fired()
+        rest = chunk
         for start, end in itertools.pairwise(cuts):
-            stage.forward(Chunk(chunk.data[start:end], chunk.ts))
-            if not stage.wait_until(stage.now() + delay_s):
-                stage.forward(Chunk(chunk.data[end:], chunk.ts))
+            piece, rest = rest.split(end - start)
+            await stage.forward(piece)
+            if not await stage.wait_until(stage.now() + delay_s):
+                await stage.forward(rest)
                 return
 
 
 class _LimitData(ToxicKind):
+    """Fires when the limit is reached and it closes the connection."""
+
     type_name = "limit_data"
     summary = "closes the connection once `bytes` bytes have passed"
-    fields = (Field("bytes", int, doc="number of bytes to forward before closing"),)
+    fields = (_bytes("bytes", "forward at most this many bytes per connection and direction, then close (FIN)"),)
 
-    def handle(self, stage: Stage, chunk: Chunk | None) -> None:
+    async def handle(self, stage: Stage, chunk: Chunk | None) -> None:
         if chunk is None:
-            stage.forward(None)
+            await stage.forward(None)
             return
         limit = int(stage.attrs["bytes"])
         sent = int(stage.state.get("sent", 0))
-        data = chunk.data[: max(limit - sent, 0)]
-        if data:
-            stage.state["sent"] = sent + len(data)
-            stage.forward(Chunk(data, chunk.ts))
+        head = chunk.split(max(limit - sent, 0))[0]
+        if head.size:
+            stage.state["sent"] = sent + head.size
+            await stage.forward(head)
         if stage.state.get("sent", 0) >= limit:
             stage.fired()
-            stage.forward(None)  # a graceful close: end of stream down the rest of the chain
+            await stage.forward(None)  # a graceful close: end of stream down the rest of the chain
 
 
 TOXIPROXY_KINDS: tuple[ToxicKind, ...] = (
