@@ -15,16 +15,15 @@ import re
 import socket
 import threading
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from chaos.proxy.http11 import HttpError, JsonRequestHandler, QuietHTTPServer, error_body
 from chaos.proxy.jsonbody import BodyError, JsonObject, decode_first
 from chaos.proxy.model import ApiError, Store, bad_body
 
 __all__ = ["TOXIPROXY_VERSION", "ApiServer"]
 
 TOXIPROXY_VERSION = "2.12.0"
-_MAX_BODY_BYTES = 8 << 20
 _POLL_INTERVAL_S = 0.05  # how fast stop() is noticed
 _LOG = logging.getLogger("chaos.proxy.api")
 _XID_ALPHABET = "0123456789abcdefghijklmnopqrstuv"
@@ -66,8 +65,7 @@ def _json(status: int, value: Any) -> _Reply:
 
 
 def _error(error: ApiError, **extra: Any) -> _Reply:
-    body = {"error": error.message, "status": error.status, **extra}
-    reply = _Reply(error.status, json.dumps(body, separators=(",", ":")).encode() + b"\n", "text/plain; charset=utf-8")
+    reply = _Reply(error.status, error_body(error.status, error.message, **extra), "text/plain; charset=utf-8")
     reply.extra["X-Content-Type-Options"] = "nosniff"
     return reply
 
@@ -100,8 +98,7 @@ def _object(body: bytes) -> JsonObject:
     return value
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(JsonRequestHandler):
     server_version = "toxiproxy-compatible"
     sys_version = ""
     timeout = 60  # Toxiproxy's IdleTimeout: an idle keep-alive connection does not hold a thread forever
@@ -115,16 +112,13 @@ class _Handler(BaseHTTPRequestHandler):
             return self._dispatch
         raise AttributeError(name)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002  # the stdlib's parameter name
-        _LOG.debug("%s " + format, self.address_string(), *args)
-
     def _dispatch(self) -> None:
         try:
             # Read the body whatever the route, so a keep-alive connection stays in step with its requests.
-            self._body = self._read_body()
-        except (ApiError, ValueError):
-            self.close_connection = True
-            self._send(_error(bad_body("malformed or oversized request body")))
+            self._body = self.read_body()
+        except HttpError as error:
+            self.close_connection = True  # the rest of the stream cannot be trusted to start a request
+            self._send(_error(ApiError(error.message, error.status)))
             return
         try:
             reply = self._route()
@@ -134,37 +128,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(reply)
 
     def _send(self, reply: _Reply) -> None:
-        self.send_response(reply.status)
-        if reply.body or reply.status not in (204, 301, 405):
-            self.send_header("Content-Type", reply.content_type)
-        for key, value in reply.extra.items():
-            self.send_header(key, value)
-        self.send_header("Content-Length", str(len(reply.body)))
-        self.end_headers()
-        if self.command != "HEAD" and reply.body:
-            self.wfile.write(reply.body)
-
-    def _read_body(self) -> bytes:
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            parts = []
-            total = 0
-            while True:
-                size = int(self.rfile.readline(1024).split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline(1024).strip():
-                        pass
-                    break
-                total += size
-                if total > _MAX_BODY_BYTES:
-                    raise bad_body("http: request body too large")
-                parts.append(self.rfile.read(size))
-                self.rfile.readline(1024)
-            return b"".join(parts)
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > _MAX_BODY_BYTES or length < 0:
-            self.close_connection = True
-            raise bad_body("http: request body too large")
-        return self.rfile.read(length) if length else b""
+        show_type = bool(reply.body) or reply.status not in (204, 301, 405)
+        self.respond(reply.status, reply.body, reply.content_type if show_type else None, reply.extra)
 
     def _route(self) -> _Reply:
         raw_path = urllib.parse.urlsplit(self.path).path if "://" in self.path else self.path.split("?", 1)[0]
@@ -335,11 +300,7 @@ def _populate_entries(value: Any) -> list[dict[str, Any]]:
     return entries
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128
-
+class _Server(QuietHTTPServer):
     def __init__(self, address: tuple[str, int], store: Store, proxy_metrics: bool) -> None:
         self.store = store
         self.proxy_metrics = proxy_metrics

@@ -17,6 +17,7 @@ from chaos.proxy.jsonbody import BodyError, JsonObject
 from chaos.proxy.kinds import KINDS
 from chaos.proxy.link import ByteCounts
 from chaos.proxy.listener import Listener
+from chaos.proxy.names import address_problem, name_problem
 from chaos.proxy.toxics import Toxic
 
 __all__ = ["ApiError", "Proxy", "Store"]
@@ -161,6 +162,7 @@ class Store:
             raise ApiError("missing required field: name", 400)
         if not upstream:
             raise ApiError("missing required field: upstream", 400)
+        _check_fields(name=name, upstream=upstream, listen=listen)
         with self.lock:
             if name in self.proxies:
                 raise ApiError("proxy already exists", 409)
@@ -190,6 +192,7 @@ class Store:
                 new_upstream = body.string("upstream", new_upstream)
                 new_enabled = body.boolean("enabled", new_enabled)
             listen, upstream, enabled = new_listen, new_upstream, new_enabled
+            _check_fields(upstream=upstream, listen=listen)
             try:
                 differs = addresses.normalise(listen) != proxy.listen or upstream != proxy.upstream
             except OSError as error:
@@ -220,6 +223,8 @@ class Store:
                 raise ApiError(f"missing required field: name at proxy {number}", 400)
             if not entry.get("upstream"):
                 raise ApiError(f"missing required field: upstream at proxy {number}", 400)
+            fields = {"name": entry["name"], "upstream": entry["upstream"], "listen": entry.get("listen", "")}
+            _check_fields(f" at proxy {number}", **fields)
         done: list[Proxy] = []
         with self.lock:
             for entry in entries:
@@ -266,6 +271,9 @@ class Store:
             kind = KINDS.get(type_name)
             if kind is None:
                 raise ApiError("invalid toxic type", 400)
+            problem = name_problem("toxic name", name)
+            if problem:
+                raise ApiError(problem, 400)
             if proxy.find_toxic(name) is not None:
                 raise ApiError("toxic already exists", 409)
             try:
@@ -354,5 +362,15 @@ class Store:
         return "\n".join(lines) + "\n"
 
 
+def _check_fields(where: str = "", *, upstream: str, listen: str, name: str | None = None) -> None:
+    """400 for a name or address that names.py refuses (``where`` locates it in a populate body)."""
+    problem = (name_problem("name", name) if name is not None else None) or (
+        address_problem("upstream", upstream) or address_problem("listen", listen)
+    )
+    if problem:
+        raise ApiError(problem + where, 400)
+
+
 def _label(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return escaped.encode("utf-8", "backslashreplace").decode("utf-8")  # labels must be UTF-8, whatever came in

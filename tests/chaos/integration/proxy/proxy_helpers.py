@@ -100,11 +100,16 @@ def recv_all(sock: socket.socket) -> bytes:
 
 
 class SourceServer:
-    """A loopback server that sends ``payload`` to each client, then closes (after ``linger_s`` seconds)."""
+    """A loopback server that sends ``payload`` to each client, then closes (after ``linger_s`` seconds).
 
-    def __init__(self, payload: bytes, linger_s: float = 0.0) -> None:
+    With ``on_request`` it first waits for the client's first byte: a toxic that resets the connection right
+    away could otherwise reset it before the client's own ``connect()`` has returned (it would then fail).
+    """
+
+    def __init__(self, payload: bytes, linger_s: float = 0.0, *, on_request: bool = False) -> None:
         self.payload = payload
         self.linger_s = linger_s
+        self.on_request = on_request
         self.sock = socket.create_server(("127.0.0.1", 0), backlog=128)
         self.port = self.sock.getsockname()[1]
         self.address = f"127.0.0.1:{self.port}"
@@ -121,6 +126,8 @@ class SourceServer:
 
     def _send(self, conn: socket.socket) -> None:
         try:
+            if self.on_request and not conn.recv(1):
+                return
             conn.sendall(self.payload)
             if self.linger_s:
                 time.sleep(self.linger_s)

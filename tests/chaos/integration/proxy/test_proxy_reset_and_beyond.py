@@ -16,7 +16,8 @@ _PAYLOAD = bytes(range(256)) * 400  # 102,400 bytes
 
 @pytest.fixture
 def source() -> Iterator[SourceServer]:
-    server = SourceServer(_PAYLOAD, linger_s=1.0)  # stays open: the proxy, not the server, ends the stream
+    # Stays open: the proxy, not the server, ends the stream; it answers the client's first byte.
+    server = SourceServer(_PAYLOAD, linger_s=1.0, on_request=True)
     yield server
     server.close()
 
@@ -93,6 +94,7 @@ def test_reset_peer_after_bytes_is_exact(server: EmbeddedToxiproxy, source: Sour
     proxy = server.create_proxy("mid", upstream=source.address)
     proxy.add_toxic("reset_peer", attributes={"after_bytes": after_bytes})
     with connect(proxy.port) as sock:
+        sock.sendall(b"?")
         time.sleep(0.05)  # let the data and the RST arrive before reading: the bytes still come first
         data, error = _read_until_error(sock)
     assert data == _PAYLOAD[:after_bytes]
