@@ -11,8 +11,9 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+from collections import deque
 
-__all__ = ["Pipe", "PipePool"]
+__all__ = ["Pipe", "PipePool", "PipeQueue"]
 
 _PIPE_BYTES = 1 << 20  # asked for with F_SETPIPE_SZ; an unprivileged user over its pipe quota gets less
 _SPLICE_FLAGS = os.SPLICE_F_MOVE | os.SPLICE_F_NONBLOCK
@@ -104,3 +105,85 @@ class PipePool:
         if self._null_fd >= 0:
             os.close(self._null_fd)
             self._null_fd = -1
+
+
+class PipeQueue:
+    """One link's pipes in stream order: bytes go in at the tail and come out at the head.
+
+    ``written`` and ``taken`` count the bytes ever put in and taken out; a chunk that lives here is known by the
+    ``written`` count before it went in (its offset), so bytes a toxic did not forward can be skipped.
+    """
+
+    __slots__ = ("_pipes", "_pool", "taken", "written")
+
+    def __init__(self, pool: PipePool) -> None:
+        self._pool = pool
+        self._pipes: deque[Pipe] = deque()
+        self.written = 0
+        self.taken = 0
+
+    @property
+    def held(self) -> int:
+        """Bytes in the pipes now."""
+        return self.written - self.taken
+
+    def fill_from(self, fd: int, limit: int) -> int | None:
+        """Splice up to ``limit`` bytes of ``fd`` in (0 at end of stream); None when no pipe is to be had.
+
+        Raises BlockingIOError when ``fd`` has nothing, or the tail pipe has no free slot (the next call then
+        takes a fresh pipe), and OSError when ``fd`` failed.
+        """
+        pipe = self._pipes[-1] if self._pipes and not self._pipes[-1].full else self._pool.get()
+        if pipe is None:
+            return None
+        if not self._pipes or pipe is not self._pipes[-1]:
+            self._pipes.append(pipe)
+        try:
+            moved = pipe.fill_from(fd, limit)
+        except BlockingIOError:
+            if pipe.filled:
+                pipe.full = True
+            else:
+                self._trim()
+            raise
+        self.written += moved
+        self._trim()
+        return moved
+
+    def drain_to(self, fd: int, limit: int) -> int:
+        """Splice up to ``limit`` bytes from the head to ``fd``; raises BlockingIOError when ``fd`` is full."""
+        moved = self._pipes[0].drain_to(fd, limit)
+        self.taken += moved
+        self._trim()
+        return moved
+
+    def read(self, size: int) -> bytes:
+        """Take ``size`` bytes from the head as Python bytes (they lie in one pipe: one read's worth)."""
+        data = self._pipes[0].read(size) if size else b""
+        self.taken += size
+        self._trim()
+        return data
+
+    def skip_to(self, offset: int) -> None:
+        """Drop the bytes before stream offset ``offset`` (bytes the toxics did not forward)."""
+        gap = offset - self.taken
+        if gap < 0:
+            raise RuntimeError(f"a toxic forwarded bytes out of stream order (offset {offset} < {self.taken})")
+        while gap:
+            head = self._pipes[0]
+            step = min(gap, head.filled)
+            self._pool.discard(head, step)
+            gap -= step
+            self.taken += step
+            self._trim()
+
+    def close(self) -> None:
+        """Give every pipe back to the pool (one still holding bytes is closed)."""
+        for pipe in self._pipes:
+            self._pool.put(pipe)
+        self._pipes.clear()
+        self.taken = self.written
+
+    def _trim(self) -> None:
+        while self._pipes and not self._pipes[0].filled:
+            self._pool.put(self._pipes.popleft())

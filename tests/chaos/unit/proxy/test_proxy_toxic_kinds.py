@@ -11,7 +11,8 @@ import pytest
 
 from chaos.proxy.jsonbody import BodyError, JsonObject
 from chaos.proxy.kinds import KINDS
-from chaos.proxy.toxics import Chunk, slice_bounds
+from chaos.proxy.standard import slice_bounds
+from chaos.proxy.toxics import Chunk
 
 
 class Reset(Exception):
