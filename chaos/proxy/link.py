@@ -235,6 +235,11 @@ class Link:
 
     # -- PipelineHost -------------------------------------------------------------------------------------------
 
+    @staticmethod
+    def now() -> float:
+        """The clock of chunk timestamps and toxic deadlines."""
+        return time.monotonic()
+
     async def write(self, chunk: Chunk) -> None:
         """Write ``chunk`` to ``dst``: spliced from the pipe, or sent from memory."""
         if chunk.data is None:

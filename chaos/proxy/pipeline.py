@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import math
 import random
-import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
@@ -49,6 +48,7 @@ class PipelineHost(Protocol):
     @property
     def closed(self) -> bool: ...
 
+    def now(self) -> float: ...
     def write(self, chunk: Chunk) -> Awaitable[None]: ...
     def done(self, chunk: Chunk) -> None: ...
     def content(self, chunk: Chunk) -> bytes: ...
@@ -128,7 +128,7 @@ class Pipeline:
             if not chain:
                 return  # back to splicing
             deadline = self._idle_deadline(chain)
-            if deadline is not None and deadline <= time.monotonic():
+            if deadline is not None and deadline <= link.now():
                 await self._run_idle(chain)
                 continue
             await Wait(Wait.DATA, math.inf if deadline is None else deadline)
@@ -198,7 +198,7 @@ class Pipeline:
         return min(deadlines) if deadlines else None
 
     async def _run_idle(self, chain: Sequence[Toxic]) -> None:
-        now = time.monotonic()
+        now = self.link.now()
         for index, toxic in enumerate(chain):
             state = self._states.get(toxic)
             if state is None or not state.active or toxic.removed:
@@ -223,6 +223,10 @@ class Pipeline:
             self.link.close()  # end of stream: the whole connection closes once the data ahead is out
             raise LinkClosed
         await self.link.write(chunk)
+
+    def now(self) -> float:
+        """The link's clock (monotonic seconds)."""
+        return self.link.now()
 
     def content(self, chunk: Chunk) -> bytes:
         """The bytes of ``chunk``."""

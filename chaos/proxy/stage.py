@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import random
-import time
 from collections.abc import Awaitable, Generator, Iterator, Sequence
 from typing import Any, Generic, NoReturn, Protocol, TypeVar, cast
 
@@ -74,6 +73,8 @@ class StageHost(Protocol):
 
     rng: random.Random
 
+    def now(self) -> float: ...
+
     def run_chain(self, chain: Sequence[Toxic], index: int, chunk: Chunk | None) -> Awaitable[None]: ...
 
     def content(self, chunk: Chunk) -> bytes: ...
@@ -109,7 +110,7 @@ class StageView:
         self.index = index
 
     def now(self) -> float:
-        return time.monotonic()
+        return self.link.now()
 
     def random(self) -> float:
         return self.link.rng.random()
@@ -121,12 +122,12 @@ class StageView:
         toxic = self.toxic
         if toxic.removed or toxic.version != self.version:
             return _FALSE
-        if deadline <= time.monotonic():
+        if deadline <= self.link.now():
             return _TRUE
         return Wait(Wait.DEADLINE, deadline, toxic, self.version)
 
     def sleep_until(self, deadline: float) -> Awaitable[None]:
-        if deadline <= time.monotonic():
+        if deadline <= self.link.now():
             return _NONE
         return Wait(Wait.SLEEP, deadline)
 
@@ -134,9 +135,9 @@ class StageView:
         return self.link.run_chain(self.chain, self.index + 1, chunk)
 
     async def wait_flushed(self, limit_s: float) -> None:
-        give_up = time.monotonic() + limit_s
-        while not self.link.flushed() and time.monotonic() < give_up:
-            await Wait(Wait.SLEEP, time.monotonic() + _FLUSH_POLL_S)
+        give_up = self.link.now() + limit_s
+        while not self.link.flushed() and self.link.now() < give_up:
+            await Wait(Wait.SLEEP, self.link.now() + _FLUSH_POLL_S)
 
     def content(self, chunk: Chunk) -> bytes:
         return self.link.content(chunk)

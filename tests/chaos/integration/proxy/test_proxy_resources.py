@@ -15,8 +15,9 @@ from chaos.proxy import EmbeddedToxiproxy
 
 
 def test_200_concurrent_connections(server: EmbeddedToxiproxy, echo: EchoServer) -> None:
-    """200 connections open at once through one proxy each get their own bytes back."""
+    """200 connections open at once through one proxy each get their own bytes back, on the proxy's one thread."""
     proxy = server.create_proxy("many", upstream=echo.address)
+    proxy.add_toxic("latency", stream="upstream", attributes={"latency": 1})
     clients = [connect(proxy.port, timeout_s=20) for _ in range(200)]
     try:
         for index, sock in enumerate(clients):
@@ -24,6 +25,7 @@ def test_200_concurrent_connections(server: EmbeddedToxiproxy, echo: EchoServer)
         for index, sock in enumerate(clients):
             assert recv_exactly(sock, 11) == f"client-{index:04d}".encode()
         assert proxy.connection_count == 200
+        assert [t.name for t in threading.enumerate() if t.name.startswith("proxy-many")] == ["proxy-many"]
     finally:
         for sock in clients:
             sock.close()
@@ -56,6 +58,22 @@ class _Firehose:
             conn.close()
 
 
+def _wait_until_stalled(source: _Firehose) -> None:
+    """Poll until the sender made no progress over 20 polls in a row, failing if it ever sent everything.
+
+    A busy machine can only make this return early (a starved sender looks stalled), never fail it wrongly.
+    """
+    deadline = time.monotonic() + 60
+    last, unchanged = -1, 0
+    while unchanged < 20:
+        assert source.sent < source.limit, "the proxy took the whole stream: no backpressure"
+        assert time.monotonic() < deadline, "the sender never stalled"
+        time.sleep(0.025)
+        sent = source.sent
+        unchanged = unchanged + 1 if sent == last else 0
+        last = sent
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("toxic", [None, "latency"])
 def test_slow_consumer_memory_is_bounded(server: EmbeddedToxiproxy, toxic: str | None) -> None:
@@ -70,10 +88,7 @@ def test_slow_consumer_memory_is_bounded(server: EmbeddedToxiproxy, toxic: str |
     rss_before = process.memory_info().rss
     with connect(proxy.port, timeout_s=20) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
-        time.sleep(1.0)
-        stalled_at = source.sent
-        time.sleep(0.5)
-        assert source.sent == stalled_at < limit  # backpressure reached the sender
+        _wait_until_stalled(source)  # backpressure reached the sender before it sent everything
         growth = process.memory_info().rss - rss_before
         assert growth < 48 << 20, f"RSS grew by {growth >> 20} MiB"
         received = 0

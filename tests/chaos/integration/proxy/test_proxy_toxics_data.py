@@ -1,9 +1,15 @@
-"""Toxiproxy's toxics on the real TCP data path: timing within tolerances, bytes exact, live changes."""
+"""Toxiproxy's toxics on the real TCP data path: bytes exact, fire counters, live changes.
+
+No upper bound on time: that a toxic acted is read from its fire counter, and how long it holds data is pinned
+on a virtual clock (tests/chaos/unit/proxy). What remains of time here cannot break under load: a lower bound
+(a held chunk never comes early) or "nothing arrived yet" while a toxic holds data.
+"""
 
 from __future__ import annotations
 
 import socket
 import time
+from collections.abc import Callable
 
 import pytest
 from proxy_helpers import EchoServer, SourceServer, connect, recv_all, recv_exactly
@@ -23,6 +29,14 @@ def _round_trip_s(sock: socket.socket, payload: bytes = b"ping") -> float:
     return time.perf_counter() - started
 
 
+def _wait_for(condition: Callable[[], bool]) -> None:
+    """Poll ``condition`` until it holds (fails after 10 s)."""
+    deadline = time.monotonic() + 10
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.005)
+
+
 def test_passthrough_counts_bytes_per_direction(proxy: ProxyHandle) -> None:
     """No toxics: bytes pass both ways unchanged and the per-direction counters see them."""
     payload = bytes(range(256)) * 4096
@@ -34,62 +48,49 @@ def test_passthrough_counts_bytes_per_direction(proxy: ProxyHandle) -> None:
 
 
 def test_latency_both_streams(proxy: ProxyHandle) -> None:
-    """A downstream latency delays responses; adding an upstream one adds up (one-way each)."""
+    """A downstream latency holds responses only; an upstream one holds requests too, and the delays add up."""
     with connect(proxy.port) as sock:
-        assert _round_trip_s(sock) < 0.1
+        _round_trip_s(sock)
         proxy.add_toxic("latency", attributes={"latency": 150})
-        assert 0.15 <= _round_trip_s(sock) < 0.45
+        assert _round_trip_s(sock) >= 0.15
+        assert proxy.fired() == {"latency_downstream": 1}
         proxy.add_toxic("latency", stream="upstream", attributes={"latency": 100})
-        assert 0.25 <= _round_trip_s(sock) < 0.6
+        assert _round_trip_s(sock) >= 0.25
+        assert proxy.fired() == {"latency_upstream": 1, "latency_downstream": 2}
 
 
 def test_latency_jitter_stays_in_range(proxy: ProxyHandle) -> None:
-    """Each delay is latency + U[-jitter, jitter): never below latency - jitter."""
+    """Each delay is latency + U[-jitter, jitter): never below latency - jitter, and every chunk is held."""
     proxy.add_toxic("latency", attributes={"latency": 60, "jitter": 40})
     with connect(proxy.port) as sock:
         samples = [_round_trip_s(sock) for _ in range(8)]
     assert min(samples) >= 0.02
-    assert max(samples) < 0.35
-    assert max(samples) - min(samples) > 0.005  # jitter does vary the delay
-
-
-def test_latency_pipelines_chunks(proxy: ProxyHandle) -> None:
-    """Chunks sent 30 ms apart under 200 ms latency arrive ~200 ms after each was sent, not 200 ms apiece."""
-    proxy.add_toxic("latency", attributes={"latency": 200})
-    with connect(proxy.port) as sock:
-        started = time.perf_counter()
-        for _ in range(5):
-            sock.sendall(b"x")
-            time.sleep(0.03)
-        recv_exactly(sock, 5)
-        elapsed = time.perf_counter() - started
-    assert 0.3 <= elapsed < 0.7
+    assert proxy.triggered("latency_downstream") == 8  # each ping was one chunk, each held
 
 
 def test_live_toxic_reaches_existing_connection_and_removal_releases(proxy: ProxyHandle) -> None:
-    """Data held by a 5 s latency toxic is released at once when the toxic is removed."""
+    """A toxic added to a live connection holds its data; removing the toxic releases it at once."""
     with connect(proxy.port) as sock:
         _round_trip_s(sock)
-        proxy.add_toxic("latency", attributes={"latency": 5000})
+        proxy.add_toxic("latency", attributes={"latency": 86_400_000})  # a day: only the removal can release it
         sock.sendall(b"held")
-        time.sleep(0.1)
-        started = time.perf_counter()
+        _wait_for(lambda: proxy.triggered("latency_downstream") == 1)
         proxy.remove_toxic("latency_downstream")
         assert recv_exactly(sock, 4) == b"held"
-        assert time.perf_counter() - started < 0.5
-        assert _round_trip_s(sock) < 0.1
+        _round_trip_s(sock)
 
 
 def test_bandwidth_rate(proxy: ProxyHandle) -> None:
-    """A 500 KB/s bandwidth toxic moves 250 KB in about 0.5 s."""
+    """A 500 KB/s bandwidth toxic paces 250 KB: it takes at least 0.4 s, bytes intact (accuracy: make bench)."""
     proxy.add_toxic("bandwidth", attributes={"rate": 500})
-    payload = b"b" * 250_000
+    payload = bytes(range(250)) * 1000
     with connect(proxy.port, timeout_s=10) as sock:
         started = time.perf_counter()
         sock.sendall(payload)
         assert recv_exactly(sock, len(payload)) == payload
         elapsed = time.perf_counter() - started
-    assert 0.45 <= elapsed < 0.75
+    assert elapsed >= 0.4  # the first 100 ms piece may leave at once
+    assert proxy.triggered("bandwidth_downstream") >= 1
 
 
 def test_bandwidth_zero_holds_until_removed(proxy: ProxyHandle) -> None:
@@ -101,6 +102,7 @@ def test_bandwidth_zero_holds_until_removed(proxy: ProxyHandle) -> None:
         with pytest.raises(TimeoutError):
             sock.recv(4)
         sock.settimeout(5)
+        assert proxy.triggered("hang") == 1
         proxy.remove_toxic("hang")
         assert recv_exactly(sock, 4) == b"wait"
 
@@ -114,7 +116,8 @@ def test_slow_close_delays_the_close(server: EmbeddedToxiproxy) -> None:
         assert recv_exactly(sock, 3) == b"bye"
         started = time.perf_counter()
         assert recv_all(sock) == b""
-        assert 0.25 <= time.perf_counter() - started < 0.8
+        assert time.perf_counter() - started >= 0.25  # the server closed at once; the toxic held the close
+    assert proxy.triggered("slow_close_downstream") == 1
     source.close()
 
 
@@ -127,7 +130,8 @@ def test_timeout_drops_data_and_closes(proxy: ProxyHandle) -> None:
         sock.sendall(b"lost")
         assert recv_all(sock) == b""
         # the data re-armed the timer, so the close comes 300 ms after it at the earliest
-        assert 0.28 <= time.perf_counter() - started < 1.0
+        assert time.perf_counter() - started >= 0.28
+    assert proxy.triggered("timeout_downstream") == 2  # the echoed chunk dropped, then the idle close
 
 
 def test_timeout_zero_holds_and_removal_closes(proxy: ProxyHandle) -> None:
@@ -135,7 +139,8 @@ def test_timeout_zero_holds_and_removal_closes(proxy: ProxyHandle) -> None:
     proxy.add_toxic("timeout", attributes={"timeout": 0})
     with connect(proxy.port) as sock:
         sock.sendall(b"dropped")
-        sock.settimeout(0.3)
+        _wait_for(lambda: proxy.triggered("timeout_downstream") == 1)
+        sock.settimeout(0.1)
         with pytest.raises(TimeoutError):
             sock.recv(10)
         sock.settimeout(5)
@@ -148,30 +153,26 @@ def test_reset_closes_timeout_connections(server: EmbeddedToxiproxy, proxy: Prox
     proxy.add_toxic("timeout", stream="upstream", attributes={"timeout": 0})
     with connect(proxy.port) as sock:
         sock.sendall(b"x")
-        time.sleep(0.05)
+        _wait_for(lambda: proxy.triggered("timeout_upstream") == 1)
         server.reset()
         assert recv_all(sock) == b""
 
 
 def test_slicer_cuts_into_small_pieces(proxy: ProxyHandle) -> None:
-    """slicer: the data arrives intact, in pieces no bigger than average + variation."""
+    """slicer: the data arrives intact, after a delay per piece; the chunk was cut (piece sizes: unit tests)."""
     proxy.add_toxic("slicer", attributes={"average_size": 8, "size_variation": 4, "delay": 20_000})
     payload = bytes(range(64))
     with connect(proxy.port) as sock:
-        sock.sendall(payload)
-        pieces = []
-        while sum(map(len, pieces)) < len(payload):
-            pieces.append(sock.recv(1024))
-    assert b"".join(pieces) == payload
-    assert len(pieces) >= 4
-    assert max(map(len, pieces)) <= 24  # allow two pieces to coalesce in the kernel
+        assert _round_trip_s(sock, payload) >= 0.02 * 5  # at least 64 / (8 + 4) = 6 pieces, 20 ms after each
+    assert proxy.triggered("slicer_downstream") == 1
 
 
 def test_slicer_average_zero_passes_through(proxy: ProxyHandle) -> None:
     """average_size 0 (crashes Go) passes data through unchanged."""
     proxy.add_toxic("slicer", attributes={"average_size": 0, "size_variation": 50})
     with connect(proxy.port) as sock:
-        assert _round_trip_s(sock, b"y" * 1000) < 0.5
+        _round_trip_s(sock, b"y" * 1000)
+    assert proxy.triggered("slicer_downstream") == 0
 
 
 def test_limit_data_forwards_exactly_n_bytes(server: EmbeddedToxiproxy) -> None:
@@ -190,21 +191,26 @@ def test_toxicity_zero_never_and_one_always(proxy: ProxyHandle) -> None:
     """toxicity 0 never applies the toxic; toxicity 1 always does."""
     proxy.add_toxic("latency", name="never", attributes={"latency": 1000}, toxicity=0.0)
     with connect(proxy.port) as sock:
-        assert _round_trip_s(sock) < 0.3
+        _round_trip_s(sock)
+    assert proxy.triggered("never") == 0
     proxy.update_toxic("never", attributes={"latency": 200}, toxicity=1.0)
     with connect(proxy.port) as sock:
         assert _round_trip_s(sock) >= 0.2
+    assert proxy.triggered("never") == 1
 
 
 def test_toxicity_is_rolled_per_connection(proxy: ProxyHandle) -> None:
     """toxicity 0.5: over 16 connections some get the toxic and some do not, and each keeps its roll."""
-    proxy.add_toxic("latency", attributes={"latency": 60}, toxicity=0.5)
+    proxy.add_toxic("latency", attributes={"latency": 5}, toxicity=0.5)
     slow = 0
     for _ in range(16):
+        before = proxy.triggered("latency_downstream")
         with connect(proxy.port) as sock:
-            first = _round_trip_s(sock) >= 0.06
-            assert (_round_trip_s(sock) >= 0.06) == first
-            slow += first
+            _round_trip_s(sock)
+            _round_trip_s(sock)
+        delta = proxy.triggered("latency_downstream") - before
+        assert delta in (0, 2)  # both round trips held, or neither
+        slow += delta == 2
     assert 0 < slow < 16
 
 
@@ -221,7 +227,7 @@ def test_disable_refuses_and_closes_then_enable(proxy: ProxyHandle) -> None:
     proxy.enable()
     assert proxy.port == port
     with connect(port) as again:
-        assert _round_trip_s(again) < 0.5
+        _round_trip_s(again)
 
 
 def test_down_upstream_gives_connect_then_eof(server: EmbeddedToxiproxy) -> None:
@@ -248,11 +254,13 @@ def test_same_seed_same_rolls(echo: EchoServer) -> None:
     def pattern(seed: int) -> list[bool]:
         with EmbeddedToxiproxy(seed=seed) as seeded:
             proxy = seeded.create_proxy("seeded", upstream=echo.address)
-            proxy.add_toxic("latency", attributes={"latency": 40}, toxicity=0.5)
+            proxy.add_toxic("latency", attributes={"latency": 5}, toxicity=0.5)
             rolls = []
             for _ in range(10):
+                before = proxy.triggered("latency_downstream")
                 with connect(proxy.port) as sock:
-                    rolls.append(_round_trip_s(sock) >= 0.04)
+                    _round_trip_s(sock)
+                rolls.append(proxy.triggered("latency_downstream") > before)
             return rolls
 
     first = pattern(11)
