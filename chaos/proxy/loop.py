@@ -23,23 +23,27 @@ from typing import TypeVar
 __all__ = ["EventLoop", "Timer"]
 
 _T = TypeVar("_T")
-_MAX_POLL_S = 3600.0  # epoll takes milliseconds in a C int: a far deadline is reached by polling again
+_MAX_POLL_S = 3600.0
+_COMPACT_TIMERS = 512  # epoll takes milliseconds in a C int: a far deadline is reached by polling again
 _LOG = logging.getLogger("chaos.proxy.loop")
 
 
 class Timer:
     """A call scheduled at a monotonic time; :meth:`cancel` makes it a no-op."""
 
-    __slots__ = ("callback", "cancelled", "when")
+    __slots__ = ("_loop", "callback", "cancelled", "when")
 
-    def __init__(self, when: float, callback: Callable[[], None]) -> None:
+    def __init__(self, loop: EventLoop, when: float, callback: Callable[[], None]) -> None:
+        self._loop = loop
         self.when = when
         self.callback = callback
         self.cancelled = False
 
     def cancel(self) -> None:
-        """Do not run the callback (it stays in the heap until its time and is then dropped)."""
-        self.cancelled = True
+        """Do not run the callback (the loop drops it at its time, or sooner when many are cancelled)."""
+        if not self.cancelled:
+            self.cancelled = True
+            self._loop.timer_cancelled()
 
 
 class EventLoop:
@@ -51,7 +55,9 @@ class EventLoop:
         self._handlers: dict[int, Callable[[int], None]] = {}
         self._timers: list[tuple[float, int, Timer]] = []
         self._sequence = itertools.count()
+        self._cancelled = 0
         self._calls: deque[Callable[[], None]] = deque()
+        self._wake_lock = threading.Lock()  # the eventfd is never written once closed (its number may be reused)
         self._wake_fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
         self._epoll.register(self._wake_fd, select.EPOLLIN)
         self._thread: threading.Thread | None = None
@@ -75,8 +81,9 @@ class EventLoop:
     def call_soon_threadsafe(self, callback: Callable[[], None]) -> None:
         """Run ``callback`` in the loop thread, soon."""
         self._calls.append(callback)
-        with contextlib.suppress(OSError):  # the loop is closed: nothing is left to run it for
-            os.eventfd_write(self._wake_fd, 1)
+        with self._wake_lock:
+            if self._wake_fd >= 0:
+                os.eventfd_write(self._wake_fd, 1)
 
     def run_sync(self, callback: Callable[[], _T]) -> _T:
         """Run ``callback`` in the loop thread and return its result (directly when the loop is not running)."""
@@ -116,9 +123,10 @@ class EventLoop:
         """Release the epoll and eventfd descriptors (after :meth:`stop`)."""
         with contextlib.suppress(OSError):
             self._epoll.close()
-        with contextlib.suppress(OSError):
-            os.close(self._wake_fd)
-        self._wake_fd = -1
+        with self._wake_lock:
+            if self._wake_fd >= 0:
+                os.close(self._wake_fd)
+            self._wake_fd = -1
 
     # -- from the loop thread -----------------------------------------------------------------------------------
 
@@ -139,9 +147,17 @@ class EventLoop:
 
     def call_at(self, when: float, callback: Callable[[], None]) -> Timer:
         """Run ``callback`` at monotonic time ``when``."""
-        timer = Timer(when, callback)
+        timer = Timer(self, when, callback)
         heapq.heappush(self._timers, (when, next(self._sequence), timer))
         return timer
+
+    def timer_cancelled(self) -> None:
+        """A timer was cancelled: when most of the heap is cancelled timers, rebuild it without them."""
+        self._cancelled += 1
+        if self._cancelled > _COMPACT_TIMERS and self._cancelled * 2 > len(self._timers):
+            self._timers[:] = [entry for entry in self._timers if not entry[2].cancelled]
+            heapq.heapify(self._timers)
+            self._cancelled = 0
 
     def call_soon(self, callback: Callable[[], None]) -> None:
         """Run ``callback`` after the current event handlers."""
@@ -179,7 +195,10 @@ class EventLoop:
                 now = time.monotonic()
                 while timers and timers[0][0] <= now:
                     timer = heapq.heappop(timers)[2]
-                    if not timer.cancelled:
+                    if timer.cancelled:
+                        self._cancelled -= 1
+                    else:
+                        timer.cancelled = True  # run once; a late cancel() is a no-op
                         _guarded(timer.callback)
             for _ in range(len(calls)):
                 _guarded(calls.popleft())
