@@ -18,9 +18,15 @@ class _Corrupt(ToxicKind):
     beyond = True
     summary = "flips one bit in bytes chosen at a probability, or in the byte at `offset`"
     fields = (
-        Field("probability", float, 0.0, 0.0, 1.0, "chance that each byte gets one bit flipped (seeded)"),
+        Field("probability", float, 0.0, 0.0, 1.0, "chance that each byte gets one bit flipped"),
         Field(
-            "offset", int, -1, -1, BYTES_MAX, "flip one bit of the byte at this offset of the stream; -1: off", "bytes"
+            "offset",
+            int,
+            -1,
+            -1,
+            BYTES_MAX,
+            "flip one bit of the byte at this offset of the link's stream; -1: off",
+            "bytes",
         ),
     )
 
@@ -69,9 +75,7 @@ class _SlowOpen(ToxicKind):
     type_name = "slow_open"
     beyond = True
     summary = "delays the first chunk of the link by `delay` ms (Toxiproxy #123, PR #536)"
-    fields = (
-        Field("delay", int, 0, 0, MS_MAX, "the first chunk of each connection and direction waits this long", "ms"),
-    )
+    fields = (Field("delay", int, 0, 0, MS_MAX, "time in milliseconds the first data waits", "ms"),)
 
     async def handle(self, stage: Stage, chunk: Chunk | None) -> None:
         if chunk is not None and not stage.state.get("opened"):
@@ -91,7 +95,7 @@ class _PacketLoss(ToxicKind):
     chunk_bytes = 32 * 1024  # "a chunk" is what Toxiproxy reads at once: at most 32 KiB
     summary = "drops whole chunks, in bursts (simplified Gilbert-Elliott, Toxiproxy PR #739)"
     fields = (
-        Field("loss_rate", float, 0.1, 0.0, 1.0, "chance that a chunk (up to 32 KiB) is dropped"),
+        Field("loss_rate", float, 0.1, 0.0, 1.0, "chance that a chunk is dropped"),
         Field("correlation", float, 0.0, 0.0, 1.0, "extra drop chance when the previous chunk was dropped"),
     )
 

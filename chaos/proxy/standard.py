@@ -42,8 +42,8 @@ class _Latency(ToxicKind):
     type_name = "latency"
     summary = "delays each chunk by latency +/- jitter"
     fields = (
-        _ms("latency", "delay of each chunk"),
-        _ms("jitter", "the delay varies uniformly in [latency - jitter, latency + jitter)"),
+        _ms("latency", "time in milliseconds"),
+        _ms("jitter", "time in milliseconds; the delay varies uniformly by +/- jitter"),
     )
 
     async def handle(self, stage: Stage, chunk: Chunk | None) -> None:
@@ -65,7 +65,7 @@ class _Bandwidth(ToxicKind):
 
     type_name = "bandwidth"
     summary = "limits the rate of a link to `rate` KB/s"
-    fields = (Field("rate", int, 0, 0, RATE_MAX, "the rate (1 KB = 1000 bytes); 0 holds data forever", "KB/s"),)
+    fields = (Field("rate", int, 0, 0, RATE_MAX, "rate in KB/s (1 KB = 1000 bytes); 0 holds data forever", "KB/s"),)
 
     async def handle(self, stage: Stage, chunk: Chunk | None) -> None:
         if chunk is None:
@@ -107,7 +107,7 @@ class _SlowClose(ToxicKind):
 
     type_name = "slow_close"
     summary = "delays the close of the connection by `delay` ms"
-    fields = (_ms("delay", "data passes untouched; the close is delayed by `delay`"),)
+    fields = (_ms("delay", "time in milliseconds"),)
 
     async def handle(self, stage: Stage, chunk: Chunk | None) -> None:
         if chunk is None and stage.attrs["delay"] > 0:
@@ -121,7 +121,7 @@ class _Timeout(ToxicKind):
 
     type_name = "timeout"
     summary = "drops all data; closes the link after `timeout` ms without data (0: never)"
-    fields = (_ms("timeout", "close the connection this long after the last chunk (or the toxic's start); 0: never"),)
+    fields = (_ms("timeout", "time in milliseconds; 0 drops data and never closes"),)
 
     def restart(self, stage: Stage) -> None:
         timeout_ms = stage.attrs["timeout"]
@@ -151,8 +151,8 @@ class _ResetPeer(ToxicKind):
     type_name = "reset_peer"
     summary = "resets the connection (TCP RST) on the first data, or after `after_bytes` bytes"
     fields = (
-        _ms("timeout", "wait this long before the reset"),
-        _bytes("after_bytes", "(beyond) forward exactly this many bytes, then reset; 0: reset on the first data"),
+        _ms("timeout", "time in milliseconds to wait before the reset"),
+        _bytes("after_bytes", "(beyond) forward exactly this many bytes, then reset; 0: reset on first data"),
     )
 
     async def handle(self, stage: Stage, chunk: Chunk | None) -> None:
@@ -205,9 +205,17 @@ class _Slicer(ToxicKind):
     type_name = "slicer"
     summary = "slices chunks into smaller pieces, with a delay between them"
     fields = (
-        Field("average_size", int, 0, 0, 1 << 30, "average piece size; 0 passes data through (Go crashes)", "bytes"),
-        Field("size_variation", int, 0, 0, 1 << 30, "how much piece sizes vary", "bytes"),
-        Field("delay", int, 0, 0, US_MAX, "pause after each piece", "us"),
+        Field(
+            "average_size",
+            int,
+            0,
+            0,
+            1 << 30,
+            "size in bytes of an average piece; 0 passes data through (Go crashes)",
+            "bytes",
+        ),
+        Field("size_variation", int, 0, 0, 1 << 30, "how much the size of a piece varies, in bytes", "bytes"),
+        Field("delay", int, 0, 0, US_MAX, "time in microseconds to wait after each piece", "us"),
     )
 
     async def handle(self, stage: Stage, chunk: Chunk | None) -> None:
@@ -233,7 +241,7 @@ class _LimitData(ToxicKind):
 
     type_name = "limit_data"
     summary = "closes the connection once `bytes` bytes have passed"
-    fields = (_bytes("bytes", "forward at most this many bytes per connection and direction, then close (FIN)"),)
+    fields = (_bytes("bytes", "number of bytes to forward before closing"),)
 
     async def handle(self, stage: Stage, chunk: Chunk | None) -> None:
         if chunk is None:
