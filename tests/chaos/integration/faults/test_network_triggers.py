@@ -153,7 +153,6 @@ CASES: dict[str, tuple[Case, Case]] = {
             lambda link: link.download(16 * KIB),
             (16 * KIB, "eof"),
             False,
-            waits_on_proxy="reset_peer resets at end of stream before after_bytes were forwarded",
         ),
         Case(
             "256 KiB download through after_bytes=65536",
