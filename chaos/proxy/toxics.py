@@ -10,8 +10,9 @@ hold it (``await stage.wait_until(t)``), split it (``chunk.split(n)``), drop it 
 removed, so live changes reach held data at once, as in Toxiproxy. A toxic must forward a chunk's pieces in
 stream order before ``handle`` returns; bytes it does not forward are dropped.
 
-Each toxic calls ``stage.fired()`` exactly when it acted on the stream: the rule of each type is in its
-docstring and in docs/proxy.md ("When a toxic fires").
+Each toxic calls ``stage.fired()`` exactly when it acted on the stream, and before the effect can reach a peer
+(before it forwards, waits, resets or closes): the rule of each type is in its docstring and in docs/proxy.md
+("When a toxic fires").
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ import json
 import socket
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 
@@ -71,6 +72,18 @@ class EchoServer:
             pass
         finally:
             conn.close()
+
+
+def eventually(condition: Callable[[], bool], timeout_s: float = 10.0) -> None:
+    """Poll ``condition`` until it holds; fail after ``timeout_s``.
+
+    A byte counter moves just after the write that sent the bytes returns, so a peer that already has them may
+    read the counter a moment early: poll it instead of reading it once.
+    """
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.002)
 
 
 def connect(port: int, timeout_s: float = 5.0) -> socket.socket:
