@@ -158,6 +158,11 @@ class Pipeline:
         if self.link.closed:
             self._coro.close()
             return
+        if not isinstance(wait, Wait):  # a toxic awaited something of another event loop (asyncio.sleep...)
+            _LOG.error("proxy %s: a toxic awaited %r; toxics may only await their Stage", self.link.source.name, wait)
+            self._coro.close()
+            self.link.close()
+            return
         self._waiting = wait
         if wait.kind == Wait.WRITABLE:
             self.link.set_writing(True)

@@ -180,3 +180,24 @@ def test_timeout_idle_deadline_closes_without_data() -> None:
     link.fire_next_timer()
     assert link.closed
     assert toxic.fired == 1
+
+
+class _Foreign(ToxicKind):
+    type_name = "foreign"
+
+    async def handle(self, stage: Any, chunk: Chunk | None) -> None:
+        await _ForeignAwaitable()
+
+
+class _ForeignAwaitable:
+    def __await__(self) -> Any:
+        yield "a future of another event loop"
+
+
+def test_a_toxic_awaiting_something_foreign_closes_its_connection(caplog: pytest.LogCaptureFixture) -> None:
+    """A toxic may only await its Stage: awaiting anything else closes the connection with a clear log line."""
+    link = FakeLink(Toxic("f", _Foreign(), "downstream", 1.0, {}))
+    link.queue.append(Chunk(b"x", link.clock))
+    Pipeline(link).start()
+    assert link.closed
+    assert "toxics may only await their Stage" in caplog.text
