@@ -34,7 +34,7 @@ def test_faults_list_json_gives_parameters_as_data(capsys: pytest.CaptureFixture
         "default": 0,
         "required": False,
         "minimum": 0,
-        "maximum": None,
+        "maximum": 86_400_000,  # the toxic's own range (chaos.proxy.toxics.MS_MAX): one schema
         "choices": None,
         "unit": "ms",
         "doc": "time in milliseconds",
