@@ -7,8 +7,8 @@ older pip rejects the option, so it is only passed when the pip that will run ha
 
 >>> parse_pip_version("pip 26.3 from /venv/lib/python3.11/site-packages/pip (python 3.11)")
 (26, 3)
->>> resume_args((25, 0)), resume_args((25, 1), retries=3)
-((), ('--resume-retries', '3'))
+>>> resume_args((25, 0)), resume_args((25, 1), retries=3), resume_args((26, 3), retries=0)
+((), ('--resume-retries', '3'), ('--resume-retries', '0'))
 """
 
 from __future__ import annotations
@@ -57,10 +57,14 @@ def pip_version(python: str | None = None, *, timeout_s: float = 30.0) -> tuple[
 
 
 def resume_args(version: tuple[int, int] | None, *, retries: int = 5) -> tuple[str, ...]:
-    """``("--resume-retries", str(retries))`` when ``version`` has the option, else nothing."""
-    if version is None or version < PIP_RESUME_SINCE or retries <= 0:
+    """``("--resume-retries", str(retries))`` when ``version`` has the option, else nothing.
+
+    ``retries=0`` is passed explicitly: newer pips resume by default, so leaving the flag out would not switch
+    resuming off.
+    """
+    if version is None or version < PIP_RESUME_SINCE:
         return ()
-    return ("--resume-retries", str(retries))
+    return ("--resume-retries", str(max(0, retries)))
 
 
 def pip_resume_args(retries: int = 5, *, python: str | None = None) -> tuple[str, ...]:
