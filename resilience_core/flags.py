@@ -46,8 +46,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from resilience_core.documents import load_json, load_toml
-from resilience_core.errors import ConfigError, InputError
+from resilience_core.config.loader import read_config_file
+from resilience_core.errors import ConfigError
 
 if TYPE_CHECKING:
     from resilience_core.config.reliability import ReliabilityConfig
@@ -316,22 +316,7 @@ class FeatureFlags:
     @classmethod
     def load(cls, path: str | os.PathLike[str], *, config: ReliabilityConfig | None = None) -> FeatureFlags:
         """Read a ``.json`` or ``.toml`` flag file; one ConfigError naming the flag for any bad value."""
-        file = Path(path)
-        source = os.fspath(file)
-        try:
-            raw = file.read_bytes()
-        except OSError as error:
-            raise ConfigError(
-                f"flag file {source!r} cannot be read: {error.strerror or error}; fix: pass an existing .json/.toml",
-                field="<file>",
-                value=source,
-                source=source,
-                allowed="a readable .json or .toml file",
-            ) from None
-        try:
-            data = load_toml(raw, source=source) if file.suffix.lower() == ".toml" else load_json(raw, source=source)
-        except InputError as error:
-            raise ConfigError(str(error), field="<file>", value=source, source=source, allowed="JSON or TOML") from None
+        data, source = read_config_file(path, what="flag file", shape=None)
         return cls.from_mapping(data, source=source, config=config)
 
     def with_config(self, config: ReliabilityConfig | None) -> FeatureFlags:

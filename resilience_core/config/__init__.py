@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+from resilience_core.config.loader import read_config_file
 from resilience_core.config.reliability import ReliabilityConfig, load_config
 from resilience_core.config.sections import (
     LEVEL_PRESETS,
@@ -32,4 +33,5 @@ __all__ = [
     "RetryConfig",
     "TimeoutsConfig",
     "load_config",
+    "read_config_file",
 ]

@@ -333,11 +333,18 @@ def build_sections(data: Any, *, source: str, env: Mapping[str, str], level: str
     return built
 
 
-def read_config_file(path: str | os.PathLike[str]) -> tuple[Any, str]:
-    """The parsed contents of a ``.json`` or ``.toml`` config file and its source name; one ConfigError otherwise.
+_SECTIONS_SHAPE = "an object with sections retry, timeouts, recovery, monitoring, features, deployment"
+
+
+def read_config_file(
+    path: str | os.PathLike[str], *, what: str = "config file", shape: str | None = _SECTIONS_SHAPE
+) -> tuple[Any, str]:
+    """The parsed contents of a ``.json`` or ``.toml`` settings file and its source name; one ConfigError otherwise.
 
     The file is read with the limits of :func:`resilience_core.read_document` (size, nesting depth, UTF-8), so a
-    huge, deep or binary file is one ConfigError, never a RecursionError or UnicodeDecodeError.
+    huge, deep or binary file is one ConfigError, never a RecursionError or UnicodeDecodeError. ``what`` names the
+    file in messages (``"flag file"``, ``"catalog"``); ``shape``, when given, requires a top-level table and says
+    what it should hold (None: the caller checks the shape itself).
     """
     file = Path(path)
     kind = "TOML" if file.suffix.lower() == ".toml" else "JSON"
@@ -346,18 +353,18 @@ def read_config_file(path: str | os.PathLike[str]) -> tuple[Any, str]:
     except InputError as exc:
         reason = exc.reason or "invalid"
         raise ConfigError(
-            f"config file {exc}" + ("" if "fix:" in str(exc) else f"; fix: give valid {kind}"),
+            f"{what} {exc}" + ("" if "fix:" in str(exc) else f"; fix: give valid {kind}"),
             field="<file>",
             value=str(file),
             source=str(file),
             allowed=f"a readable UTF-8 {kind} file within the size and depth limits ({reason})",
         ) from None
-    if not isinstance(data, dict):
+    if shape is not None and not isinstance(data, dict):
         raise ConfigError(
-            f"config file {str(file)!r} must hold an object with sections, got {type(data).__name__}",
+            f"{what} {str(file)!r} must hold {shape}, got {type(data).__name__}",
             field="<root>",
             value=data,
             source=str(file),
-            allowed="an object with sections retry, timeouts, recovery, monitoring, features, deployment",
+            allowed=shape,
         )
     return data, str(file)

@@ -31,7 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from resilience_core.documents import load_json, load_toml
+from resilience_core.config.loader import read_config_file
+from resilience_core.documents import load_json
 from resilience_core.errors import ConfigError, InputError
 from resilience_core.hub.layout import Layout, default_cache_dir
 from resilience_core.hub.maintenance import ModelState, iter_repos, status, unless_locked
@@ -123,22 +124,8 @@ class Catalog:
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Catalog:
         """Read a catalog file (``.toml`` or ``.json``); relative ``cache_dir`` is taken from the file's folder."""
-        file = Path(path)
-        source = os.fspath(file)
-        try:
-            raw = file.read_bytes()
-            data = load_toml(raw, source=source) if file.suffix.lower() == ".toml" else load_json(raw, source=source)
-        except OSError as error:
-            raise ConfigError(
-                f"catalog {source!r} cannot be read: {error.strerror or error}; fix: pass an existing file",
-                field="<file>",
-                value=source,
-                source=source,
-                allowed="a readable .toml or .json file",
-            ) from None
-        except InputError as error:
-            raise ConfigError(str(error), field="<file>", value=source, source=source, allowed="TOML or JSON") from None
-        return cls.from_mapping(data, source=source, base_dir=file.parent)
+        data, source = read_config_file(path, what="catalog", shape=None)
+        return cls.from_mapping(data, source=source, base_dir=Path(path).parent)
 
     @classmethod
     def from_mapping(cls, data: Any, *, source: str = "argument", base_dir: str | os.PathLike[str] = ".") -> Catalog:

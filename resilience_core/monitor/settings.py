@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from resilience_core.documents import load_json, load_toml
-from resilience_core.errors import ConfigError, InputError
+from resilience_core.config.loader import read_config_file
+from resilience_core.errors import ConfigError
 from resilience_core.monitor.rules import ThresholdRule, rules_from_config
 
 if TYPE_CHECKING:
@@ -165,22 +165,8 @@ class MonitorSettings:
         """Read a ``.json`` or ``.toml`` monitoring config (None: defaults, rules from ``config``)."""
         if path is None:
             return cls.from_mapping({}, source="defaults", config=config)
-        file = Path(path)
-        source = os.fspath(file)
-        try:
-            raw = file.read_bytes()
-            data = load_toml(raw, source=source) if file.suffix.lower() == ".toml" else load_json(raw, source=source)
-        except OSError as error:
-            raise ConfigError(
-                f"monitoring config {source!r} cannot be read: {error.strerror or error}; fix: pass an existing file",
-                field="<file>",
-                value=source,
-                source=source,
-                allowed="a readable .json or .toml file",
-            ) from None
-        except InputError as error:
-            raise ConfigError(str(error), field="<file>", value=source, source=source, allowed="JSON or TOML") from None
-        return cls.from_mapping(data, source=source, config=config, base_dir=file.parent)
+        data, source = read_config_file(path, what="monitoring config", shape=None)
+        return cls.from_mapping(data, source=source, config=config, base_dir=Path(path).parent)
 
     def store(self) -> MetricsStore:
         """The metrics store at ``database``, with ``metrics_retention_days`` retention."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -70,10 +71,13 @@ def _pip(python: Path, *args: str) -> None:
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The project's wheel, built once from the working tree."""
+    """The project's wheel, built once from a copy of the working tree (setuptools writes build/ into its source)."""
     out = tmp_path_factory.mktemp("wheel")
+    source = tmp_path_factory.mktemp("source") / "resilience-chaos"
+    skip = shutil.ignore_patterns(".git", ".venv", "build", "*.egg-info", "__pycache__", ".*_cache", "reports")
+    shutil.copytree(ROOT, source, ignore=skip, symlinks=True)
     command = [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--disable-pip-version-check", "-w", out]
-    result = subprocess.run([*map(str, command), str(ROOT)], capture_output=True, text=True, check=False)
+    result = subprocess.run([*map(str, command), str(source)], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     (built,) = out.glob("resilience_chaos-*.whl")
     return built
