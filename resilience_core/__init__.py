@@ -27,6 +27,7 @@ from resilience_core.health import (
     preflight,
     system_state,
 )
+from resilience_core.hosts import is_loopback
 from resilience_core.paths import check_name, is_beneath, safe_join
 from resilience_core.recovery import (
     AttemptEvent,
@@ -157,6 +158,7 @@ __all__ = [
     "get_logger",
     "hash_file",
     "is_beneath",
+    "is_loopback",
     "is_testing",
     "load_config",
     "load_json",

@@ -19,7 +19,7 @@ import json
 import threading
 from typing import TYPE_CHECKING, Any
 
-from chaos.cli.serving import StopRequested, parse_port, report_stopped, wait_for_stop
+from chaos.cli.serving import StopRequested, check_bind_host, parse_port, report_stopped, wait_for_stop
 
 if TYPE_CHECKING:
     from resilience_core.config.reliability import ReliabilityConfig
@@ -65,15 +65,12 @@ def _load(args: argparse.Namespace) -> tuple[ReliabilityConfig, MonitorSettings]
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from resilience_core.errors import ResilienceError
     from resilience_core.hub.catalog import Catalog, ModelWatch
     from resilience_core.monitor.health import HealthService
     from resilience_core.monitor.prometheus import exposition
-    from resilience_core.monitor.server import HealthServer, is_loopback
+    from resilience_core.monitor.server import HealthServer
 
-    if not is_loopback(args.host) and not args.allow_remote:
-        # Refuse before anything is created: a refused start leaves no database behind.
-        raise ResilienceError(f"--host {args.host!r} is not loopback; fix: use 127.0.0.1, or pass --allow-remote")
+    check_bind_host(args.host, allow_remote=args.allow_remote)  # before anything is created: no database left behind
     config, settings = _load(args)
     store = settings.store()
     watch = ModelWatch(Catalog.load(args.catalog)) if args.catalog else None

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ipaddress
 import os
 import signal
 import sys
 import threading
 
 from chaos.errors import ChaosError
+from resilience_core import is_loopback
 
 __all__ = [
     "STOP_SIGNALS",
@@ -32,7 +32,6 @@ __all__ = [
     "check_bind_host",
     "die_of",
     "hold_stop_signals",
-    "is_loopback",
     "parse_port",
     "release_stop_signals",
     "report_stopped",
@@ -48,16 +47,6 @@ class StopRequested(Exception):  # a request, not an error: the server already s
     def __init__(self, signum: signal.Signals) -> None:
         super().__init__(signum.name)
         self.signum = signum
-
-
-def is_loopback(host: str) -> bool:
-    """True for ``localhost`` and loopback addresses (``127.0.0.0/8``, ``::1``, with or without brackets)."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def check_bind_host(host: str, *, allow_remote: bool, source: str = "--host") -> None:

@@ -11,6 +11,7 @@ Facade only; importing it loads neither psutil, sqlite3 nor prometheus_client (e
 
 from __future__ import annotations
 
+from resilience_core.hosts import is_loopback
 from resilience_core.monitor.alerts import Monitor, TickResult
 from resilience_core.monitor.channels import (
     ENTRY_POINT_GROUP,
@@ -32,7 +33,7 @@ from resilience_core.monitor.rules import (
     rules_from_config,
 )
 from resilience_core.monitor.samples import Collector, Sample, http_probe, runtime_collector, system_collector
-from resilience_core.monitor.server import HealthServer, is_loopback
+from resilience_core.monitor.server import HealthServer
 from resilience_core.monitor.settings import MonitorSettings
 from resilience_core.monitor.store import Alert, MetricsStore
 

@@ -7,7 +7,6 @@ Binding anything but a loopback address needs ``allow_remote=True``: the answers
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 import socket
@@ -17,25 +16,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from resilience_core.errors import ConfigError
+from resilience_core.hosts import is_loopback
 from resilience_core.monitor.health import HealthService
 
-__all__ = ["HealthServer", "is_loopback"]
+__all__ = ["HealthServer"]
 
 _log = logging.getLogger("resilience_core.monitor.server")
-
-
-def is_loopback(host: str) -> bool:
-    """True for 127.0.0.0/8, ::1 and ``localhost``.
-
-    >>> is_loopback("127.0.0.1"), is_loopback("0.0.0.0")
-    (True, False)
-    """
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class _Handler(BaseHTTPRequestHandler):

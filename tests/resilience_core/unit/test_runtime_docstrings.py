@@ -27,6 +27,7 @@ MODULES = [
     "resilience_core.recovery.pip_resume",
     "resilience_core.recovery.strategies.advice",
     "resilience_core.paths",
+    "resilience_core.hosts",
     "resilience_core.documents",
     "resilience_core.state.atomic",
 ]
