@@ -18,7 +18,7 @@ import re
 import shlex
 import time
 import types
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from chaos.inject import Chaos
     from chaos.manager import ChaosManager
 
-__all__ = ["ChaosPlugin", "SteadyStateError"]
+__all__ = ["ChaosPlugin", "SteadyStateError", "trial_index"]
 
 _MARKER_DOC = (
     "chaos(trials=50, min_recovery_rate=0.95, confidence=0.95): run this test as seeded chaos trials "
@@ -103,6 +103,15 @@ def scenario_id(item: pytest.Item) -> str:
     base, _, rest = nodeid.partition("[")
     params = _TRIAL_ID.sub("", rest[:-1]).strip("-")
     return f"{base}[{params}]" if params else base
+
+
+def trial_index(item: pytest.Item) -> int:
+    """The trial index of an item: the ``chaos_trial_index`` parameter of a marked test function, or the
+    ``chaos_trial_index`` attribute of a non-Python item (a collected scenario file) that runs one trial."""
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and _TRIAL_PARAM in callspec.params:
+        return int(callspec.params[_TRIAL_PARAM])
+    return int(getattr(item, _TRIAL_PARAM, 0))
 
 
 def _marker_values(marker: pytest.Mark, where: str) -> dict[str, float]:
@@ -216,9 +225,8 @@ class ChaosPlugin:
         keep: list[pytest.Item] = []
         drop: list[pytest.Item] = []
         for item in items:
-            callspec = getattr(item, "callspec", None)
-            if callspec is not None and _TRIAL_PARAM in callspec.params:
-                ordinal = int(callspec.params[_TRIAL_PARAM])
+            if item.get_closest_marker("chaos") is not None:
+                ordinal = trial_index(item)
             else:
                 ordinal = derive_seed("shard", item.nodeid)
             (keep if ordinal % count == self.settings.shard_index - 1 else drop).append(item)
@@ -244,8 +252,7 @@ class ChaosPlugin:
 
     def new_trial(self, item: pytest.Item) -> Trial:
         """The trial an item runs: scenario id, index and the seed derived from the run seed."""
-        callspec = getattr(item, "callspec", None)
-        index = int(callspec.params.get(_TRIAL_PARAM, 0)) if callspec is not None else 0
+        index = trial_index(item)
         scenario = scenario_id(item)
         return Trial(scenario=scenario, index=index, seed=trial_seed(self.settings.seed, scenario, index))
 
@@ -330,6 +337,35 @@ class ChaosPlugin:
         if self._manager is not None:  # None when building it failed in setup: that error is the report
             self._manager.hook.chaos_trial_end(trial=trial, outcome=trial.outcome)
         return report
+
+    def open_handle(
+        self, item: pytest.Item, factory: pytest.TempPathFactory, get_proxy: Callable[[], Any] | None
+    ) -> Chaos:
+        """The trial handle of ``item`` (the ``chaos`` fixture's value; non-Python items call this directly).
+
+        ``get_proxy`` returns the trial's proxy on first use by a network fault; the handle is finished (its
+        steady-state checks run) after the item's call phase.
+        """
+        from chaos.inject import Chaos
+
+        trial = item.stash.get(_TRIAL_KEY, None)
+        if trial is None:
+            trial = self.new_trial(item)
+            item.stash[_TRIAL_KEY] = trial
+
+        def skip_unavailable(reason: str) -> None:
+            pytest.skip(f"chaos fault unavailable on this machine: {reason}")
+
+        handle = Chaos(
+            trial,
+            workdir=lambda: self.trial_workdir(factory),
+            make_fault=self.manager.make_fault,
+            get_proxy=get_proxy,
+            toxiproxy_url=self.settings.toxiproxy_url,
+            on_unavailable=skip_unavailable,
+        )
+        item.stash[_HANDLE_KEY] = handle
+        return handle
 
     # -- aggregation on the controller ----------------------------------------------------------------------
 
@@ -419,28 +455,8 @@ def chaos_trial_index() -> int:
 @pytest.fixture
 def chaos(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Chaos:
     """The trial's handle: ``chaos.inject(name, **params)``, ``chaos.watch(dir)``, ``chaos.runtime_hook``."""
-    from chaos.inject import Chaos
-
     plugin = _session_plugin(request.config)
-    item = request.node
-    trial = item.stash.get(_TRIAL_KEY, None)
-    if trial is None:
-        trial = plugin.new_trial(item)
-        item.stash[_TRIAL_KEY] = trial
-
-    def skip_unavailable(reason: str) -> None:
-        pytest.skip(f"chaos fault unavailable on this machine: {reason}")
-
-    handle = Chaos(
-        trial,
-        workdir=lambda: plugin.trial_workdir(tmp_path_factory),
-        make_fault=plugin.manager.make_fault,
-        get_proxy=lambda: request.getfixturevalue("chaos_proxy"),
-        toxiproxy_url=plugin.settings.toxiproxy_url,
-        on_unavailable=skip_unavailable,
-    )
-    item.stash[_HANDLE_KEY] = handle
-    return handle
+    return plugin.open_handle(request.node, tmp_path_factory, lambda: request.getfixturevalue("chaos_proxy"))
 
 
 @pytest.fixture(scope="session")
