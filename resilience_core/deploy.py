@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from resilience_core.errors import ConfigError, ResilienceError, SnapshotError
+from resilience_core.health import HealthCheck
 
 __all__ = [
     "CONFIG_FILE",
@@ -168,18 +169,8 @@ def rollback(directory: str | os.PathLike[str] = ".") -> RollbackResult:
     return RollbackResult(newest.id, str(newest.state.get("environment", "")), [Path(r).name for r in newest.roots])
 
 
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """One validation check: ``ok``, what was found, and the fix when it is not ok."""
-
-    check: str
-    ok: bool
-    detail: str
-    fix: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready."""
-        return {"check": self.check, "ok": self.ok, "detail": self.detail, "fix": self.fix}
+Finding = HealthCheck
+"""One validation check: the same record as ``/health``'s checks (``name``, ``ok``, ``detail``, ``fix``)."""
 
 
 def _file_checks(path: Path, what: str) -> list[Finding]:
@@ -211,7 +202,7 @@ def validate(directory: str | os.PathLike[str] = ".", *, probes: bool = True) ->
     """Check the deployed config and flags, the folders they need, their permissions and the machine.
 
     >>> import tempfile
-    >>> [f.check for f in validate(tempfile.mkdtemp(), probes=False) if not f.ok]
+    >>> [f.name for f in validate(tempfile.mkdtemp(), probes=False) if not f.ok]
     ['config.exists', 'flags.exists']
     """
     from resilience_core.config.reliability import load_config

@@ -22,7 +22,16 @@ from typing import Any
 
 from resilience_core.errors import ConfigError
 
-__all__ = ["DiskState", "GpuState", "Requirements", "SystemState", "UnmetRequirement", "preflight", "system_state"]
+__all__ = [
+    "DiskState",
+    "GpuState",
+    "HealthCheck",
+    "Requirements",
+    "SystemState",
+    "UnmetRequirement",
+    "preflight",
+    "system_state",
+]
 
 _GIB = 1 << 30
 
@@ -199,6 +208,20 @@ class Requirements:
                     source="argument",
                     allowed="int >= 0 or None",
                 )
+
+
+@dataclass(frozen=True, slots=True)
+class HealthCheck:
+    """One check: ``ok``, what was seen (``detail``) and, when not ok, what to do (``fix``)."""
+
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return {"name": self.name, "ok": self.ok, "detail": self.detail, "fix": self.fix}
 
 
 @dataclass(frozen=True, slots=True)

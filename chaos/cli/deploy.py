@@ -49,7 +49,7 @@ def _deploy(args: argparse.Namespace) -> int:
         problems = [f for f in findings if not f.ok]
         data = {"ok": not problems, "findings": [f.to_dict() for f in findings]}
         lines = [
-            f"{'ok  ' if f.ok else 'FAIL'} {f.check}: {f.detail}" + (f"; fix: {f.fix}" if f.fix else "")
+            f"{'ok  ' if f.ok else 'FAIL'} {f.name}: {f.detail}" + (f"; fix: {f.fix}" if f.fix else "")
             for f in findings
         ]
         text = "\n".join([*lines, f"{len(problems)} problem(s)"])
@@ -66,7 +66,7 @@ def _deploy(args: argparse.Namespace) -> int:
         text = (
             f"deployed {result.environment}: wrote {', '.join(result.written)}; rollback snapshot {result.snapshot_id}"
         )
-        text += "".join(f"\nFAIL {f.check}: {f.detail}; fix: {f.fix}" for f in problems)
+        text += "".join(f"\nFAIL {f.name}: {f.detail}; fix: {f.fix}" for f in problems)
         code = 1 if problems else 0
     print(json.dumps(data, indent=2, sort_keys=True) if args.json else text)
     return code

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from resilience_core.health import HealthCheck
 
 if TYPE_CHECKING:
     from resilience_core.config.reliability import ReliabilityConfig
@@ -18,20 +19,6 @@ if TYPE_CHECKING:
     from resilience_core.monitor.store import MetricsStore
 
 __all__ = ["HealthCheck", "HealthService"]
-
-
-@dataclass(frozen=True, slots=True)
-class HealthCheck:
-    """One check: ``ok``, what was seen (``detail``) and, when not ok, what to do (``fix``)."""
-
-    name: str
-    ok: bool
-    detail: str
-    fix: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready."""
-        return {"name": self.name, "ok": self.ok, "detail": self.detail, "fix": self.fix}
 
 
 class HealthService:

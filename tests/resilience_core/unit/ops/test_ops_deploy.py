@@ -75,10 +75,10 @@ def test_unknown_environment_is_a_config_error(tmp_path: Path) -> None:
 def test_validate_names_a_fix_for_each_problem(tmp_path: Path) -> None:
     """Broken config, world-writable flags: each check fails with its own fix; a clean deploy passes."""
     deploy("testing", tmp_path)
-    assert [f.check for f in validate(tmp_path) if not f.ok] == []
+    assert [f.name for f in validate(tmp_path) if not f.ok] == []
     (tmp_path / CONFIG_FILE).write_text(json.dumps({"retry": {"max_retries": 99}}))
     os.chmod(tmp_path / FLAGS_FILE, 0o666)
-    problems = {f.check: f for f in validate(tmp_path, probes=False) if not f.ok}
+    problems = {f.name: f for f in validate(tmp_path, probes=False) if not f.ok}
     assert set(problems) == {"config.valid", "flags.permissions"}
     assert "retry.max_retries=99" in problems["config.valid"].detail
     assert problems["flags.permissions"].fix == f"chmod o-w {tmp_path / FLAGS_FILE}"
@@ -90,7 +90,7 @@ def test_validate_reports_a_bad_flag_file(tmp_path: Path) -> None:
     deploy("testing", tmp_path)
     (tmp_path / FLAGS_FILE).write_text(json.dumps({"flags": {"beta": {"state": "maybe"}}}))
     (finding,) = [f for f in validate(tmp_path, probes=False) if not f.ok]
-    assert finding.check == "flags.valid"
+    assert finding.name == "flags.valid"
     assert "'beta'" in finding.detail
 
 
