@@ -17,8 +17,12 @@ import pytest
 from resilience_core.state.logs import JsonLogHandler, get_logger
 
 KILLS = 120
-MAX_DELAY_S = 0.04  # several rotations (and gzips) long on a loaded 2-core CI machine
-MAX_BYTES = 8192  # about 40 records: the writer rotates many times between two kills
+MAX_BYTES = 8192  # about 40 records per file
+# A kill comes once the writer acknowledged a drawn number of records (>= one file's worth, so the runs rotate
+# more than KILLS times whatever the machine's speed), then after a drawn sub-delay that lands it at any instant
+# of a write, a rotation or a gzip.
+MIN_RECORDS, MAX_RECORDS = 45, 160
+MAX_EXTRA_DELAY_S = 0.004
 ROTATED = re.compile(r"app\.jsonl\.\d{8}T\d{6}\.\d{9}-\d+(\.gz)?$")
 
 
@@ -39,7 +43,8 @@ def writer(path: Path, run: int, ack_fd: int) -> None:
 
 
 def run_and_kill(path: Path, run: int, rng: random.Random) -> set[int]:
-    """Fork a writer, SIGKILL it after a random delay; return the record numbers it acknowledged."""
+    """Fork a writer, SIGKILL it after a drawn number of records plus a drawn delay; return the record numbers it
+    acknowledged."""
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: never returns into pytest
@@ -49,11 +54,14 @@ def run_and_kill(path: Path, run: int, rng: random.Random) -> set[int]:
         finally:
             os._exit(0)
     os.close(write_fd)
-    time.sleep(rng.uniform(0, MAX_DELAY_S))
+    acked = bytearray()
+    wanted = 4 * rng.randint(MIN_RECORDS, MAX_RECORDS)
+    while len(acked) < wanted and (chunk := os.read(read_fd, wanted - len(acked))):
+        acked += chunk
+    time.sleep(rng.uniform(0, MAX_EXTRA_DELAY_S))
     os.kill(pid, signal.SIGKILL)
     _, status = os.waitpid(pid, 0)
     assert os.WIFSIGNALED(status), "the writer ended before it was killed"
-    acked = bytearray()
     while chunk := os.read(read_fd, 1 << 16):
         acked += chunk
     os.close(read_fd)
