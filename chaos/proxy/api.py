@@ -19,7 +19,7 @@ from typing import Any
 
 from chaos.proxy.http11 import HttpError, JsonRequestHandler, QuietHTTPServer, error_body
 from chaos.proxy.jsonbody import BodyError, JsonObject, decode_first
-from chaos.proxy.model import ApiError, Store, bad_body
+from chaos.proxy.model import ApiError, Store, allow_field, bad_body
 
 __all__ = ["TOXIPROXY_VERSION", "ApiServer"]
 
@@ -41,6 +41,7 @@ _ROUTES: list[tuple[re.Pattern[str], frozenset[str] | None, str]] = [
     (re.compile(r"/proxies/([^/]+)/toxics"), frozenset({"POST"}), "create_toxic"),
     (re.compile(r"/proxies/([^/]+)/toxics/([^/]+)"), frozenset({"GET"}), "show_toxic"),
     (re.compile(r"/proxies/([^/]+)/fired"), frozenset({"GET"}), "fired"),
+    (re.compile(r"/proxies/([^/]+)/forward"), frozenset({"GET"}), "forward"),
     (re.compile(r"/proxies/([^/]+)/toxics/([^/]+)"), frozenset({"POST", "PATCH"}), "update_toxic"),
     (re.compile(r"/proxies/([^/]+)/toxics/([^/]+)"), frozenset({"DELETE"}), "delete_toxic"),
     (re.compile(r"/version"), frozenset({"GET"}), "version"),
@@ -195,7 +196,7 @@ class _Handler(JsonRequestHandler):
         except BodyError as error:
             raise bad_body(error) from None
         with self.store.lock:
-            return _json(201, self.store.create(name, upstream, listen, enabled).to_json())
+            return _json(201, self.store.create(name, upstream, listen, enabled, allow_field(fields)).to_json())
 
     def _h_populate(self, body: bytes) -> _Reply:
         try:
@@ -260,6 +261,11 @@ class _Handler(JsonRequestHandler):
             proxy = self.store.get(name)
             return _json(200, {"proxy": name, "toxics": proxy.fired()})
 
+    def _h_forward(self, _body: bytes, name: str) -> _Reply:
+        # Beyond Toxiproxy: a forward proxy (upstream "connect") and its allow list, kept out of the proxy object.
+        with self.store.lock:
+            return _json(200, self.store.get(name).forward_json())
+
     def _h_update_toxic(self, body: bytes, name: str, toxic: str) -> _Reply:
         with self.store.lock:
             self.store.get_toxic(name, toxic)
@@ -295,6 +301,7 @@ def _populate_entries(value: Any) -> list[dict[str, Any]]:
                 "upstream": item.string("upstream", ""),
                 "listen": item.string("listen", ""),
                 "enabled": item.boolean("enabled", True),
+                "allow": allow_field(item),
             }
         )
     return entries

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from chaos.proxy.addresses import resolve_upstream
 from chaos.proxy.budget import MemoryBudget
 from chaos.proxy.connection import Connection
+from chaos.proxy.forward import FORWARD_UPSTREAM, AllowList, Handshake
 from chaos.proxy.link import ByteCounts
 from chaos.proxy.loop import EventLoop, Timer
 from chaos.proxy.pipes import PipePool
@@ -54,6 +55,8 @@ class ProxyState(Protocol):
     def counts(self) -> dict[str, ByteCounts]: ...
     @property
     def rng(self) -> random.Random: ...
+    @property
+    def allow(self) -> AllowList | None: ...
 
 
 def _resolve_in_pool(upstream: str, done: Callable[[list[AddrInfo] | OSError], None]) -> None:
@@ -86,6 +89,7 @@ class Listener:
         self.budget = MemoryBudget()
         self.connections: set[Connection] = set()
         self._dialling: set[socket.socket] = set()
+        self._handshakes: set[Handshake] = set()
         self._stopped = False
         sock.setblocking(False)
         self.loop.add(sock.fileno(), select.EPOLLIN, self._on_accept)
@@ -127,6 +131,8 @@ class Listener:
         for sock in list(self._dialling):
             sock.close()
         self._dialling.clear()
+        for handshake in list(self._handshakes):
+            handshake.close()
         self._close_all()
 
     def _close_all(self) -> None:
@@ -147,9 +153,14 @@ class Listener:
                 if error.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
                     self._pause_accepting()
                 return  # ECONNABORTED and the like: keep serving
-            self._dialling.add(client)
             seed = self._proxy.rng.getrandbits(64)
-            self._dial(client, seed)
+            if self._proxy.upstream == FORWARD_UPSTREAM:
+                handshake = Handshake(self, client, seed)
+                self._handshakes.add(handshake)
+                handshake.start()
+            else:
+                self._dialling.add(client)
+                self._dial(client, seed)
 
     def _pause_accepting(self) -> None:
         fd = self._sock.fileno()
@@ -162,38 +173,81 @@ class Listener:
         self.loop.call_at(time.monotonic() + _ACCEPT_PAUSE_S, resume)
 
     def _dial(self, client: socket.socket, seed: int) -> None:
+        def done(result: socket.socket | str) -> None:
+            if isinstance(result, str):
+                self._give_up(client)
+            else:
+                self._connected(client, result, seed)
+
         deadline = time.monotonic() + DIAL_TIMEOUT_S
+        self.open_upstream(self._proxy.upstream, deadline, done, lambda: client in self._dialling)
+
+    def open_upstream(
+        self,
+        target: str,
+        deadline: float,
+        done: Callable[[socket.socket | str], None],
+        alive: Callable[[], bool],
+        accept: Callable[[list[AddrInfo]], list[AddrInfo]] | None = None,
+    ) -> None:
+        """Dial ``target`` without blocking; ``done`` gets the connected socket or why not.
+
+        The reasons: ``resolve`` (no address), ``refused`` (``accept`` kept none of the addresses), ``connect``
+        (none answered), ``timeout``. ``alive`` False (the client went away) drops the attempt silently.
+        """
         try:
-            infos = resolve_upstream(self._proxy.upstream, numeric_only=True)
+            infos = resolve_upstream(target, numeric_only=True)
         except OSError:
             infos = []
+
+        def start(found: list[AddrInfo]) -> None:
+            if self._stopped or not alive():
+                return
+            if not found:
+                done("resolve")
+                return
+            kept = found if accept is None else accept(found)
+            if not kept:
+                done("refused")
+                return
+            self._connect(kept, deadline, done, alive)
+
         if infos:
-            self._connect(client, seed, infos, deadline)
+            start(infos)
             return
 
         def resolved(result: list[AddrInfo] | OSError) -> None:
             found = [] if isinstance(result, OSError) else result
-            self.loop.call_soon_threadsafe(lambda: self._connect(client, seed, found, deadline))
+            self.loop.call_soon_threadsafe(lambda: start(found))
 
-        _resolve_in_pool(self._proxy.upstream, resolved)
+        _resolve_in_pool(target, resolved)
 
-    def _connect(self, client: socket.socket, seed: int, infos: list[AddrInfo], deadline: float) -> None:
+    def _connect(
+        self,
+        infos: list[AddrInfo],
+        deadline: float,
+        done: Callable[[socket.socket | str], None],
+        alive: Callable[[], bool],
+    ) -> None:
         """Try each address in turn; a client with no reachable upstream sees connect-then-EOF (#265)."""
-        if self._stopped or client not in self._dialling:
+        if self._stopped or not alive():
             return
-        if not infos or time.monotonic() >= deadline:
-            self._give_up(client)
+        if not infos:
+            done("connect")
+            return
+        if time.monotonic() >= deadline:
+            done("timeout")
             return
         family, kind, proto, _name, address = infos[0]
         upstream = socket.socket(family, kind, proto)
         upstream.setblocking(False)
         result = upstream.connect_ex(address)
         if result == 0:
-            self._connected(client, upstream, seed)
+            done(upstream)
             return
         if result != errno.EINPROGRESS:
             upstream.close()
-            self._connect(client, seed, infos[1:], deadline)
+            self._connect(infos[1:], deadline, done, alive)
             return
         self._dialling.add(upstream)
         timer: list[Timer] = []
@@ -203,18 +257,19 @@ class Listener:
             timer[0].cancel()
             self._dialling.discard(upstream)
             error = upstream.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-            if error == 0:
-                self._connected(client, upstream, seed)
+            if error == 0 and alive():
+                done(upstream)
             else:
                 upstream.close()
-                self._connect(client, seed, infos[1:], deadline)
+                self._connect(infos[1:], deadline, done, alive)
 
         def timed_out() -> None:
             if upstream in self._dialling:
                 self.loop.remove(upstream.fileno())
                 self._dialling.discard(upstream)
                 upstream.close()
-                self._give_up(client)
+                if alive():
+                    done("timeout")
 
         self.loop.add(upstream.fileno(), select.EPOLLOUT, settle)
         timer.append(self.loop.call_at(deadline, timed_out))
@@ -227,11 +282,26 @@ class Listener:
 
     def _connected(self, client: socket.socket, upstream: socket.socket, seed: int) -> None:
         self._dialling.discard(client)
+        self._dialling.discard(upstream)
         conn = Connection(
             self, loop=self.loop, pool=self.pool, budget=self.budget, client=client, upstream=upstream, seed=seed
         )
         self.connections.add(conn)
         conn.start()
+
+    @property
+    def allow(self) -> AllowList | None:
+        """A forward proxy's allow list (None for a plain proxy)."""
+        return self._proxy.allow
+
+    def handshake_done(self, handshake: Handshake, upstream: socket.socket | None) -> None:
+        """A forward proxy's client is ready to tunnel to ``upstream``, or was dropped (None)."""
+        self._handshakes.discard(handshake)
+        if upstream is not None and not self._stopped:
+            self._connected(handshake.client, upstream, handshake.seed)
+        elif upstream is not None:
+            upstream.close()
+            handshake.client.close()
 
     def connection_done(self, conn: Connection) -> None:
         """A connection closed: fold its byte counts into the totals Toxiproxy's metrics report."""

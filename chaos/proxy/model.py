@@ -13,7 +13,8 @@ from typing import Any
 
 from chaos.errors import ProxyError
 from chaos.proxy import addresses
-from chaos.proxy.jsonbody import BodyError, JsonObject
+from chaos.proxy.forward import FORWARD_UPSTREAM, AllowList, allow_problem
+from chaos.proxy.jsonbody import MISSING, BodyError, JsonObject
 from chaos.proxy.kinds import KINDS
 from chaos.proxy.link import ByteCounts
 from chaos.proxy.listener import Listener
@@ -38,6 +39,27 @@ def bad_body(error: BodyError | str) -> ApiError:
     return ApiError(f"bad request body: {error}", 400)
 
 
+def allow_list(upstream: str, patterns: Any, where: str = "") -> AllowList | None:
+    """The allow list of a proxy with ``upstream``: None for a plain proxy; ApiError(400) for bad patterns."""
+    if upstream != FORWARD_UPSTREAM:
+        if patterns:
+            raise ApiError(
+                f"allow applies to a forward proxy only{where}; fix: create it with upstream {FORWARD_UPSTREAM!r}",
+                400,
+            )
+        return None
+    problem = allow_problem([] if patterns is None else patterns)
+    if problem:
+        raise ApiError(problem + where, 400)
+    return AllowList(patterns or ())
+
+
+def allow_field(body: JsonObject) -> Any:
+    """The beyond-Toxiproxy ``allow`` field of a request body (None when absent)."""
+    value = body.raw("allow")
+    return None if value is MISSING else value
+
+
 class Proxy:
     """One proxy: a listener forwarding every accepted connection to ``upstream`` through the toxics.
 
@@ -45,10 +67,11 @@ class Proxy:
     lock; its byte counters live on across restarts.
     """
 
-    def __init__(self, name: str, listen: str, upstream: str, seed: int) -> None:
+    def __init__(self, name: str, listen: str, upstream: str, seed: int, allow: AllowList | None = None) -> None:
         self.name = name
         self.listen = listen
         self.upstream = upstream
+        self.allow = allow  # a forward proxy's allow list (upstream "connect"), read by its handshakes
         self.enabled = False
         self.toxics: list[Toxic] = []
         self.chains: dict[str, tuple[Toxic, ...]] = {"upstream": (), "downstream": ()}
@@ -127,6 +150,11 @@ class Proxy:
         if self._listener is not None:
             self._listener.chain_changed()
 
+    def forward_json(self) -> dict[str, Any]:
+        """``GET /proxies/{name}/forward``: whether this is a forward proxy, and its allow list."""
+        allow = [] if self.allow is None else list(self.allow.patterns)
+        return {"proxy": self.name, "forward": self.upstream == FORWARD_UPSTREAM, "allow": allow}
+
     def to_json(self) -> dict[str, Any]:
         """The proxy as Toxiproxy serialises it."""
         return {
@@ -146,8 +174,8 @@ class Store:
         self.lock = threading.RLock()
         self._rng = random.Random(seed)
 
-    def _new_proxy(self, name: str, listen: str, upstream: str) -> Proxy:
-        return Proxy(name, listen, upstream, self._rng.getrandbits(64))
+    def _new_proxy(self, name: str, listen: str, upstream: str, allow: AllowList | None = None) -> Proxy:
+        return Proxy(name, listen, upstream, self._rng.getrandbits(64), allow)
 
     def get(self, name: str) -> Proxy:
         """The proxy called ``name``; ApiError(404) if there is none."""
@@ -156,17 +184,21 @@ class Store:
             raise ApiError("proxy not found", 404)
         return proxy
 
-    def create(self, name: str, upstream: str, listen: str = "", enabled: bool = True) -> Proxy:
-        """POST /proxies: 400 without name or upstream, 409 for a taken name, 500 when the bind fails."""
+    def create(self, name: str, upstream: str, listen: str = "", enabled: bool = True, allow: Any = None) -> Proxy:
+        """POST /proxies: 400 without name or upstream, 409 for a taken name, 500 when the bind fails.
+
+        Upstream ``connect`` makes a forward proxy; ``allow`` (beyond Toxiproxy) is its list of host:port patterns.
+        """
         if not name:
             raise ApiError("missing required field: name", 400)
         if not upstream:
             raise ApiError("missing required field: upstream", 400)
         _check_fields(name=name, upstream=upstream, listen=listen)
+        allowed = allow_list(upstream, allow)
         with self.lock:
             if name in self.proxies:
                 raise ApiError("proxy already exists", 409)
-            proxy = self._new_proxy(name, listen, upstream)
+            proxy = self._new_proxy(name, listen, upstream, allowed)
             if enabled:
                 proxy.start()
             self.proxies[name] = proxy
@@ -180,8 +212,12 @@ class Store:
         listen: str | None = None,
         upstream: str | None = None,
         enabled: bool | None = None,
+        allow: Any = None,
     ) -> Proxy:
-        """POST/PATCH /proxies/{name}: restart on a new listen or upstream; start or stop on ``enabled``."""
+        """POST/PATCH /proxies/{name}: restart on a new listen or upstream; start or stop on ``enabled``.
+
+        A new ``allow`` list applies to the next CONNECT at once, without a restart.
+        """
         with self.lock:
             proxy = self.get(name)
             new_listen = proxy.listen if listen is None else listen
@@ -191,8 +227,11 @@ class Store:
                 new_listen = body.string("listen", new_listen)
                 new_upstream = body.string("upstream", new_upstream)
                 new_enabled = body.boolean("enabled", new_enabled)
+                allow = allow_field(body) if allow is None else allow
             listen, upstream, enabled = new_listen, new_upstream, new_enabled
             _check_fields(upstream=upstream, listen=listen)
+            keep = proxy.allow.patterns if proxy.allow is not None and upstream == FORWARD_UPSTREAM else None
+            proxy.allow = allow_list(upstream, keep if allow is None else allow)
             try:
                 differs = addresses.normalise(listen) != proxy.listen or upstream != proxy.upstream
             except OSError as error:
@@ -225,6 +264,7 @@ class Store:
                 raise ApiError(f"missing required field: upstream at proxy {number}", 400)
             fields = {"name": entry["name"], "upstream": entry["upstream"], "listen": entry.get("listen", "")}
             _check_fields(f" at proxy {number}", **fields)
+            allow_list(entry["upstream"], entry.get("allow"), f" at proxy {number}")
         done: list[Proxy] = []
         with self.lock:
             for entry in entries:
@@ -237,6 +277,7 @@ class Store:
 
     def _add_or_replace(self, entry: dict[str, Any]) -> Proxy:
         name, upstream, listen = entry["name"], entry["upstream"], entry.get("listen", "")
+        allowed = allow_list(upstream, entry.get("allow"))
         existing = self.proxies.get(name)
         if existing is not None:
             try:
@@ -244,9 +285,10 @@ class Store:
             except OSError:
                 same_listen = False
             if same_listen and upstream == existing.upstream:
+                existing.allow = allowed
                 return existing  # untouched: toxics and the enabled flag stay as they are
             existing.stop()
-        proxy = self._new_proxy(name, listen, upstream)
+        proxy = self._new_proxy(name, listen, upstream, allowed)
         if entry.get("enabled", True):
             proxy.start()
         self.proxies[name] = proxy

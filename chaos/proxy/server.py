@@ -14,6 +14,7 @@ from typing import Any
 
 from chaos.proxy.addresses import split_host_port
 from chaos.proxy.api import ApiServer
+from chaos.proxy.forward import FORWARD_UPSTREAM
 from chaos.proxy.jsonbody import JsonObject
 from chaos.proxy.model import ApiError, Proxy, Store
 
@@ -57,8 +58,24 @@ class ProxyHandle:
 
     @property
     def upstream(self) -> str:
-        """Where each accepted connection is forwarded."""
+        """Where each accepted connection is forwarded (``connect`` for a forward proxy)."""
         return self._proxy.upstream
+
+    @property
+    def url(self) -> str:
+        """``http://host:port`` of the listener: what ``HTTPS_PROXY``/``HTTP_PROXY`` hold for a forward proxy."""
+        host = self.host
+        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
+
+    @property
+    def allow(self) -> tuple[str, ...]:
+        """A forward proxy's allow list: the non-loopback ``host:port`` patterns it may tunnel to."""
+        allow = self._proxy.allow
+        return () if allow is None else allow.patterns
+
+    def set_allow(self, patterns: Sequence[str]) -> None:
+        """Replace a forward proxy's allow list; the next CONNECT sees it (ApiError 400 for a bad pattern)."""
+        self._store.update(self.name, allow=list(patterns))
 
     @property
     def enabled(self) -> bool:
@@ -227,6 +244,24 @@ class EmbeddedToxiproxy:
         self.store.create(name, upstream, listen, enabled)
         return ProxyHandle(self.store, name)
 
+    def create_forward_proxy(
+        self, name: str, *, listen: str = "127.0.0.1:0", allow: Sequence[str] = (), enabled: bool = True
+    ) -> ProxyHandle:
+        """Create an HTTP forward proxy (beyond Toxiproxy: upstream ``connect``); point clients at its ``url``.
+
+        Clients reach it with ``HTTPS_PROXY``/``HTTP_PROXY``: ``CONNECT host:port`` tunnels (TLS included) and
+        absolute-form ``GET http://...`` requests go through its toxics like any proxy's bytes. Loopback
+        targets are always allowed; others only when they match a pattern of ``allow``
+        (``"pypi.org:443"``, ``"*.hf.co:443"``); any other target gets a 403.
+
+        >>> with EmbeddedToxiproxy(start_api=False) as server:
+        ...     forward = server.create_forward_proxy("egress", allow=["pypi.org:443"])
+        ...     forward.url.startswith("http://127.0.0.1:"), forward.upstream, forward.allow
+        (True, 'connect', ('pypi.org:443',))
+        """
+        self.store.create(name, FORWARD_UPSTREAM, listen, enabled, list(allow))
+        return ProxyHandle(self.store, name)
+
     def proxy(self, name: str) -> ProxyHandle:
         """The proxy called ``name``; ApiError 404 if there is none."""
         self.store.get(name)
@@ -242,7 +277,7 @@ class EmbeddedToxiproxy:
         self.store.delete(name)
 
     def populate(self, entries: Sequence[Mapping[str, Any]]) -> list[ProxyHandle]:
-        """Create or replace proxies from ``/populate``-style dicts (name, upstream, listen, enabled)."""
+        """Create or replace proxies from ``/populate``-style dicts (name, upstream, listen, enabled, allow)."""
         done = self.store.populate([dict(entry) for entry in entries])
         return [ProxyHandle(self.store, proxy.name) for proxy in done]
 
