@@ -122,7 +122,7 @@ class AllowList:
     """
 
     def __init__(self, patterns: Sequence[str] = ()) -> None:
-        problem = allow_problem(list(patterns))
+        problem = allow_problem(patterns if isinstance(patterns, str) else list(patterns))
         if problem:
             raise ValueError(problem)
         self.patterns = tuple(patterns)
@@ -192,7 +192,7 @@ def _host_port(authority: str, default_port: int | None, what: str) -> tuple[str
         host, port_text = split_host_port(authority)
     except AddressError:
         host, port_text = "", ""
-    ip_literal = ":" in host
+    ip_literal = ":" in host or authority.startswith("[")
     if ip_literal:
         try:
             socket.inet_pton(socket.AF_INET6, host)
@@ -359,6 +359,8 @@ class Handshake:
         self._loop.remove(self._fd)
         for sock in (self.client, self._upstream):
             if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_WR)  # FIN first, even if unread data makes close() send an RST
                 sock.close()
         self.owner.handshake_done(self, None)
 
