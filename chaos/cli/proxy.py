@@ -23,11 +23,12 @@ from typing import Any
 from chaos.cli.serving import StopRequested, check_bind_host, parse_port, report_stopped, wait_for_stop
 from chaos.errors import ProxyError
 
-__all__ = ["load_config", "register", "serve_address"]
+__all__ = ["FORWARD_NAME", "load_config", "register", "serve_address"]
 
 _DEFAULT_HOST = "127.0.0.1"
 _DEFAULT_PORT = 8474
 _MAX_CONFIG_BYTES = 4 << 20
+FORWARD_NAME = "forward"  # the proxy --forward creates: network.* faults name it like any proxy
 
 
 def register(subparsers: Any) -> None:
@@ -53,6 +54,18 @@ def register(subparsers: Any) -> None:
     serve.add_argument("--allow-remote", action="store_true", help="allow an API host other than loopback")
     serve.add_argument(
         "--proxy-metrics", "-proxy-metrics", action="store_true", help="serve /metrics with the proxy byte counters"
+    )
+    serve.add_argument(
+        "--forward",
+        metavar="HOST:PORT",
+        help="also run an HTTP forward proxy (CONNECT) named 'forward' here: point HTTPS_PROXY/HTTP_PROXY at it",
+    )
+    serve.add_argument(
+        "--allow",
+        action="append",
+        default=[],
+        metavar="HOST:PORT",
+        help="a non-loopback target the forward proxy may reach (repeatable; '*.hf.co:443', 'pypi.org:443')",
     )
     serve.set_defaults(func=serve_command, serves=True)
 
@@ -130,6 +143,25 @@ def load_config(path: Path) -> list[dict[str, Any]]:
     return entries
 
 
+def _check_forward(listen: str | None, allow: list[str], *, allow_remote: bool) -> None:
+    """Check ``--forward``/``--allow`` before anything starts; one ProxyError naming the flag and the fix."""
+    if listen is None:
+        if allow:
+            raise ProxyError(f"--allow {allow[0]!r} needs --forward; fix: add --forward 127.0.0.1:3128")
+        return
+    from chaos.proxy.addresses import AddressError, split_host_port
+    from chaos.proxy.forward import allow_problem
+
+    try:
+        forward_host = split_host_port(listen)[0]
+    except AddressError as error:
+        raise ProxyError(f"--forward {listen!r}: {error}; fix: HOST:PORT, e.g. 127.0.0.1:3128") from None
+    check_bind_host(forward_host or "0.0.0.0", allow_remote=allow_remote, source="--forward")  # noqa: S104  # "" binds all
+    problem = allow_problem(allow)
+    if problem:
+        raise ProxyError(f"--allow: {problem}")
+
+
 def _configure_logging(level_name: str) -> None:
     """Log to stderr at ``LOG_LEVEL`` (as toxiproxy-server reads it); an unknown level name means info."""
     level = logging.getLevelName(level_name.upper())
@@ -144,6 +176,7 @@ def serve_command(args: argparse.Namespace) -> int:
     host, port, source = serve_address(args.host, args.port)
     check_bind_host(host, allow_remote=args.allow_remote, source=source)
     entries = load_config(args.config) if args.config is not None else []
+    _check_forward(args.forward, args.allow, allow_remote=args.allow_remote)
     _configure_logging(os.environ.get("LOG_LEVEL", "info"))
 
     from chaos.proxy.model import ApiError
@@ -158,8 +191,15 @@ def serve_command(args: argparse.Namespace) -> int:
             server.populate(entries)
         except ApiError as error:
             raise ProxyError(f"--config {str(args.config)!r}: {error.message}") from None
+        if args.forward is not None:
+            try:
+                forward = server.create_forward_proxy(FORWARD_NAME, listen=args.forward, allow=args.allow)
+            except ApiError as error:
+                raise ProxyError(f"--forward {args.forward!r}: {error.message}") from None
         server.start()
         print(f"toxiproxy API listening on {server.url} ({len(entries)} proxies from config)", flush=True)
+        if args.forward is not None:
+            print(f"forward proxy {FORWARD_NAME!r} listening on {forward.url} (HTTPS_PROXY={forward.url})", flush=True)
         signum = wait_for_stop()
     finally:
         server.stop()

@@ -53,3 +53,25 @@ def test_config_that_cannot_bind_exits_2(tmp_path: Path) -> None:
     assert len(lines) == 1
     assert "--config" in lines[0]
     assert "too many colons" in lines[0]
+
+
+def test_serve_forward_runs_a_forward_proxy_with_its_allow_list(echo: EchoServer) -> None:
+    """--forward adds the proxy 'forward' (upstream "connect"), with --allow's patterns; it tunnels CONNECT."""
+    command = [sys.executable, "-m", "chaos.cli", "proxy", "serve", "--port", "0", "--forward", "127.0.0.1:0"]
+    command += ["--allow", "pypi.org:443", "--allow", "*.hf.co:443"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        port = int(process.stdout.readline().split("http://127.0.0.1:")[1].split()[0])
+        banner = process.stdout.readline()
+        assert banner.startswith("forward proxy 'forward' listening on http://127.0.0.1:")
+        forward_port = int(banner.split("HTTPS_PROXY=http://127.0.0.1:")[1].rstrip(")\n"))
+        api = Api("127.0.0.1", port)
+        assert api("GET", "/proxies/forward").json()["upstream"] == "connect"
+        assert api("GET", "/proxies/forward/forward").json()["allow"] == ["pypi.org:443", "*.hf.co:443"]
+        with connect(forward_port) as sock:
+            sock.sendall(f"CONNECT {echo.address} HTTP/1.1\r\n\r\nvia forward".encode())
+            assert recv_exactly(sock, 50) == b"HTTP/1.1 200 Connection established\r\n\r\nvia forward"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == -signal.SIGTERM

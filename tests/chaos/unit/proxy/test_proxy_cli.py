@@ -69,3 +69,23 @@ def test_load_config_error_is_a_proxy_error(tmp_path: Path) -> None:
     config.write_text("[1]")
     with pytest.raises(ProxyError, match="proxy 1 is not an object"):
         load_config(config)
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["--allow", "pypi.org:443"], "--allow 'pypi.org:443' needs --forward"),
+        (["--forward", "0.0.0.0:3128"], "--forward '0.0.0.0' is not loopback"),
+        (["--forward", ":3128"], "--forward '0.0.0.0' is not loopback"),
+        (["--forward", "3128"], "--forward '3128': address 3128: missing port in address"),
+        (["--forward", "127.0.0.1:0", "--allow", "pypi.org"], "--allow: allow pattern 'pypi.org' is refused"),
+    ],
+)
+def test_bad_forward_flags_are_one_line_exit_2(
+    argv: list[str], expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--forward and --allow are checked before anything listens: one line naming the flag and the fix."""
+    assert main(["proxy", "serve", "--port", "0", *argv]) == 2
+    line = _error_line(capsys)
+    assert expected in line
+    assert "fix:" in line or "use host:port" in line
