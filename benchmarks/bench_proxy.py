@@ -1,7 +1,9 @@
 """The embedded Toxiproxy in its own process, as a user runs it (``python -m chaos.cli proxy serve``).
 
 Every figure is a ratio against an anchor measured in the same run: direct loopback throughput and round trips
-between the same client and server threads, without the proxy. Throughputs are the best of 5 interleaved runs,
+between the same client and server threads, without the proxy. The forward-proxy case pushes the same bytes
+through ``CONNECT`` tunnels of a proxy whose upstream is ``connect`` (``python -m benchmarks.bench_proxy
+forward`` runs that case alone). Throughputs are the best of 5 interleaved runs,
 so load from other processes biases neither side. The proxy process's CPU per GB moved (shown with each
 throughput), RSS and threads are read with psutil. On a machine with two cores shared with other jobs the
 proxy, the client and the server compete for CPU, so the throughput ratios there are lower and noisier.
@@ -19,7 +21,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -118,12 +120,18 @@ class _Sink:
             self.done.notify_all()
         conn.close()
 
-    def throughput(self, port: int, size: int, connections: int = 1) -> float:
-        """Bytes per second for ``connections`` clients pushing ``size`` bytes in all through ``port``."""
+    def throughput(
+        self, port: int, size: int, connections: int = 1, opener: Callable[[int], socket.socket] | None = None
+    ) -> float:
+        """Bytes per second for ``connections`` clients pushing ``size`` bytes in all through ``port``.
+
+        ``opener(port)`` makes each client connection (default: a TCP connect); the clock starts after.
+        """
         with self.lock:
             self.bytes = self.closed = 0
         share = size // connections
-        clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(connections)]
+        open_one = opener or (lambda p: socket.create_connection(("127.0.0.1", p)))
+        clients = [open_one(port) for _ in range(connections)]
 
         def push(client: socket.socket) -> None:
             left = share
@@ -169,14 +177,21 @@ def _round_trips(port: int, count: int) -> list[float]:
 
 
 def _best_ratio(
-    sink: _Sink, proxied_port: int, size: int, *, connections: int, runs: int, process: psutil.Process
+    sink: _Sink,
+    proxied_port: int,
+    size: int,
+    *,
+    connections: int,
+    runs: int,
+    process: psutil.Process,
+    opener: Callable[[int], socket.socket] | None = None,
 ) -> tuple[float, float, float]:
     """Best direct and proxied throughput of interleaved runs, and the proxy's CPU seconds per GB."""
     direct = proxied = cpu_s = 0.0
     for _ in range(runs):
         direct = max(direct, sink.throughput(sink.port, size, connections))
         before = process.cpu_times()
-        proxied = max(proxied, sink.throughput(proxied_port, size, connections))
+        proxied = max(proxied, sink.throughput(proxied_port, size, connections, opener))
         after = process.cpu_times()
         cpu_s += after.user + after.system - before.user - before.system
     return direct, proxied, cpu_s / (runs * size / 1e9)
@@ -229,6 +244,69 @@ def _throughputs(api: _Api, sink: _Sink, process: psutil.Process) -> None:
             ratio=measured / rate_kbps,
             target="within 5%",
             ok=abs(measured - rate_kbps) / rate_kbps <= 0.05,
+        )
+
+
+def _tunnel_opener(target_port: int) -> Callable[[int], socket.socket]:
+    """Open a client through a forward proxy: ``CONNECT 127.0.0.1:target_port``, read the 200, then push."""
+
+    def open_tunnel(proxy_port: int) -> socket.socket:
+        client = socket.create_connection(("127.0.0.1", proxy_port))
+        client.sendall(f"CONNECT 127.0.0.1:{target_port} HTTP/1.1\r\nHost: 127.0.0.1:{target_port}\r\n\r\n".encode())
+        head = b""
+        while not head.endswith(b"\r\n\r\n"):
+            part = client.recv(1)
+            assert part, f"forward proxy closed after {head!r}"
+            head += part
+        assert head.startswith(b"HTTP/1.1 200 "), head
+        return client
+
+    return open_tunnel
+
+
+def _forward_tunnels(api: _Api, sink: _Sink, process: psutil.Process) -> None:
+    """CONNECT tunnels through a forward proxy (upstream "connect") against direct loopback, same run.
+
+    A plain proxy to the same sink is measured in the same interleaved runs too: the tunnel's bytes take the
+    plain proxy's data path once the handshake is done, so tunnel / plain proxy should be close to 1 whatever
+    the machine, while tunnel / direct depends on the cores free for the proxy process.
+    """
+    created = api("POST", "/proxies", {"name": "egress", "upstream": "connect", "listen": "127.0.0.1:0"})
+    port = int(created["listen"].rsplit(":", 1)[1])
+    plain = api.proxy("plain", sink.port)
+    opener = _tunnel_opener(sink.port)
+    size = 128 << 20
+    sink.throughput(port, 32 << 20, 1, opener)  # warm up both proxies
+    sink.throughput(plain, 32 << 20)
+    for label, toxic, target in (("no toxics", None, 0.6), ("latency=0 toxic", "latency", 0.5)):
+        names = {proxy: api.toxic(proxy, toxic, latency=0) for proxy in ("egress", "plain")} if toxic else {}
+        direct = tunnel = proxied = cpu_s = 0.0
+        for _ in range(5):
+            direct = max(direct, sink.throughput(sink.port, size))
+            proxied = max(proxied, sink.throughput(plain, size))
+            before = process.cpu_times()
+            tunnel = max(tunnel, sink.throughput(port, size, 1, opener))
+            after = process.cpu_times()
+            cpu_s += after.user + after.system - before.user - before.system
+        for proxy, name in names.items():
+            api.remove(proxy, name)
+        figure(
+            f"forward proxy CONNECT tunnel throughput, {label}, 1 tunnel",
+            tunnel / _MB,
+            "MB/s",
+            anchor=f"direct loopback {direct / _MB:.0f} MB/s; proxy CPU {cpu_s / (5 * size / 1e9):.2f} s/GB",
+            ratio=tunnel / direct,
+            target=f">= {target}",
+            ok=tunnel / direct >= target,
+        )
+        figure(
+            f"forward proxy CONNECT tunnel vs plain proxy, {label}",
+            tunnel / _MB,
+            "MB/s",
+            anchor=f"plain proxy {proxied / _MB:.0f} MB/s, same run",
+            ratio=tunnel / proxied,
+            target=">= 0.9",
+            ok=tunnel / proxied >= 0.9,
         )
 
 
@@ -335,16 +413,30 @@ def _api_round_trips(api: _Api) -> None:
     )
 
 
-def main() -> None:
+_CASES = ("throughput", "forward", "latency", "api", "slow")
+
+
+def main(only: Sequence[str] = ()) -> None:
+    """Every case, or those named (``python -m benchmarks.bench_proxy forward``: the CONNECT tunnels only)."""
+    unknown = sorted(set(only) - set(_CASES))
+    if unknown:
+        raise SystemExit(f"unknown case {unknown[0]!r}; fix: one of {', '.join(_CASES)}")
+    wanted = set(only or _CASES)
     os.environ.setdefault("LOG_LEVEL", "warning")
     sink = _Sink()
     with _proxy_process() as (api, process):
-        _throughputs(api, sink, process)
-        _latencies(api)
-        _api_round_trips(api)
-        _slow_consumers(api, process)
+        if "throughput" in wanted:
+            _throughputs(api, sink, process)
+        if "forward" in wanted:
+            _forward_tunnels(api, sink, process)
+        if "latency" in wanted or "api" in wanted:
+            _latencies(api)  # also creates the proxy "ping" the API case drives
+        if "api" in wanted:
+            _api_round_trips(api)
+        if "slow" in wanted:
+            _slow_consumers(api, process)
     sink.server.close()
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])
