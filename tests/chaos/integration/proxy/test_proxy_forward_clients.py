@@ -197,3 +197,31 @@ def test_plain_http_proxy_get_is_forwarded_through_the_toxics(
     )
     assert done.returncode != 0, done.stderr
     assert forward.fired()["cut"] == 1
+
+
+@pytest.mark.parametrize("rest", [False, True], ids=["embedded", "rest"])
+def test_network_faults_act_on_a_forward_proxy_by_its_name(rest: bool, sites: Sites, tmp_path: Path) -> None:
+    """network.reset_peer armed on the forward proxy's name resets requests' HTTPS download, then reverts."""
+    from chaos.fault import FaultContext
+    from chaos.faults.network import NetworkFault
+
+    with EmbeddedToxiproxy(seed=5) as server:
+        proxy = server.create_forward_proxy("egress")
+        ctx = FaultContext.for_seed(
+            4,
+            tmp_path,
+            proxy=None if rest else server,
+            toxiproxy_url=server.url if rest else None,
+            target={"proxy_name": "egress"},
+        )
+        fault = NetworkFault.for_name("network.reset_peer")(after_bytes=RESET_AFTER)
+        with fault.inject(ctx):
+            ok, said, _got = fetch("requests", sites, proxy, tmp_path)
+        assert not ok, said
+        assert "ConnectionError" in said or "ChunkedEncodingError" in said, said
+        assert fault.triggered
+        assert fault.verify_reverted(ctx) == []
+        assert proxy.toxics() == []
+        ok, said, got = fetch("requests", sites, proxy, tmp_path)
+        assert ok, said
+        assert got == BODY
