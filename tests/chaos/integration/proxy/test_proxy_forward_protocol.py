@@ -7,6 +7,7 @@ come back, through the toxics.
 from __future__ import annotations
 
 import contextlib
+import random
 import socket
 
 import pytest
@@ -254,3 +255,53 @@ def test_toxiproxy_python_lists_a_forward_proxy_like_any_other(server: EmbeddedT
     finally:
         consumer.host, consumer.port = saved
     assert proxies["egress"].upstream == "connect"
+
+
+def test_hostile_heads_get_a_4xx_and_the_proxy_keeps_tunnelling(proxy: ProxyHandle, echo: EchoServer) -> None:
+    """Seeded random heads (random bytes, request-like fragments): each is answered with a 4xx (a 502 when it
+    happens to name a loopback port where nothing listens), never a 500, and a valid CONNECT works afterwards."""
+    rng = random.Random(12)
+    pieces = [
+        b"CONNECT ",
+        b"GET ",
+        b"http://",
+        b"localhost",
+        b":",
+        b"443",
+        b" HTTP/1.1",
+        b"\r\n",
+        b"\n",
+        b"\r",
+        b"Host: x",
+        b"[",
+        b"]",
+        b"::1",
+        b"\x00",
+        b"\xff",
+        b" ",
+        b"%",
+        b"@",
+        b"/",
+    ]
+    statuses = set()
+    answered = 0
+    for _ in range(120):
+        if rng.random() < 0.5:
+            head = rng.randbytes(rng.randrange(1, 200))
+        else:
+            head = b"".join(rng.choice(pieces) for _ in range(rng.randrange(1, 30)))
+        with connect(proxy.port) as sock:
+            sock.sendall(head.replace(b"\r\n\r\n", b"") + b"\r\n\r\n")
+            reply = recv_all(sock)
+        if reply:
+            answered += 1
+            status = int(reply.split(b" ", 2)[1])
+            statuses.add(status)
+            assert 400 <= status < 500 or status == 502, reply[:200]
+    assert 400 in statuses
+    assert answered == 120
+    sock, head = tunnel(proxy, echo.address)
+    with sock:
+        assert head.startswith(b"HTTP/1.1 200 ")
+        sock.sendall(b"still")
+        assert recv_exactly(sock, 5) == b"still"
