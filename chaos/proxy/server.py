@@ -73,6 +73,19 @@ class ProxyHandle:
         allow = self._proxy.allow
         return () if allow is None else allow.patterns
 
+    def proxy_env(self) -> dict[str, str]:
+        """Environment that routes a process's HTTP clients through this forward proxy.
+
+        ``HTTPS_PROXY``/``HTTP_PROXY`` in both cases (curl reads ``http_proxy`` in lower case only) and an empty
+        ``NO_PROXY``/``no_proxy``, so an inherited ``NO_PROXY=localhost,127.0.0.1`` cannot make clients bypass
+        it for local servers. ApiError 400 for a proxy that is not a forward proxy.
+        """
+        if self._proxy.upstream != FORWARD_UPSTREAM:
+            raise ApiError(f"proxy {self.name!r} is not a forward proxy; fix: create_forward_proxy({self.name!r})", 400)
+        url = self.url
+        names = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy")
+        return {**dict.fromkeys(names, url), "NO_PROXY": "", "no_proxy": ""}
+
     def set_allow(self, patterns: Sequence[str]) -> None:
         """Replace a forward proxy's allow list; the next CONNECT sees it (ApiError 400 for a bad pattern)."""
         self._store.update(self.name, allow=list(patterns))

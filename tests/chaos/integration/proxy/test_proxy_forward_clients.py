@@ -94,21 +94,22 @@ def forward() -> Iterator[ProxyHandle]:
 
 
 def client_env(proxy: ProxyHandle, sites: Sites, tmp_path: Path) -> dict[str, str]:
-    """The environment of a CI job pointed at the proxy: proxies set, no NO_PROXY, the generated CA trusted."""
+    """The environment of a CI job pointed at the proxy: proxies set, NO_PROXY empty, the generated CA trusted."""
     drop = {"no_proxy", "http_proxy", "https_proxy", "all_proxy", "hf_hub_offline", "pip_index_url"}
     env = {key: value for key, value in os.environ.items() if key.lower() not in drop}
     ca = str(sites.ca.ca_file)
-    env.update(HTTPS_PROXY=proxy.url, HTTP_PROXY=proxy.url, SSL_CERT_FILE=ca, REQUESTS_CA_BUNDLE=ca)
-    env["http_proxy"] = proxy.url  # curl ignores HTTP_PROXY in upper case (httpoxy); the others read both
+    env.update(proxy.proxy_env(), SSL_CERT_FILE=ca, REQUESTS_CA_BUNDLE=ca)
     env.update(sites.hub.client_env(tmp_path / "hf"))
     env["HF_ENDPOINT"] = sites.https("hub", "")
     env["PIP_CONFIG_FILE"] = os.devnull
     return env
 
 
-def fetch(client: str, sites: Sites, proxy: ProxyHandle, tmp_path: Path) -> tuple[bool, str, bytes]:
+def fetch(
+    client: str, sites: Sites, proxy: ProxyHandle, tmp_path: Path, extra_env: dict[str, str] | None = None
+) -> tuple[bool, str, bytes]:
     """Run one download by ``client``; (succeeded, what it said, the bytes it got)."""
-    env = client_env(proxy, sites, tmp_path)
+    env = {**client_env(proxy, sites, tmp_path), **(extra_env or {})}
     out = tmp_path / "out.bin"
     if client == "curl":
         command = ["curl", "-sS", "-f", "--cacert", str(sites.ca.ca_file), "-o", str(out), sites.https("blob", "/b")]
@@ -225,3 +226,15 @@ def test_network_faults_act_on_a_forward_proxy_by_its_name(rest: bool, sites: Si
         ok, said, got = fetch("requests", sites, proxy, tmp_path)
         assert ok, said
         assert got == BODY
+
+
+@pytest.mark.parametrize("client", ["curl", "requests", "httpx"])
+def test_a_no_proxy_naming_localhost_makes_clients_bypass_the_proxy(
+    client: str, sites: Sites, forward: ProxyHandle, tmp_path: Path
+) -> None:
+    """The pitfall the docs warn of: NO_PROXY=localhost (common in CI images) sends the client around the proxy."""
+    bypass = {"NO_PROXY": "localhost,127.0.0.1", "no_proxy": "localhost,127.0.0.1"}
+    ok, said, got = fetch(client, sites, forward, tmp_path, bypass)
+    assert ok, said
+    assert got == BODY
+    assert forward.bytes_downstream == 0

@@ -13,7 +13,7 @@ import socket
 import pytest
 from proxy_helpers import Api, EchoServer, connect, eventually, recv_all, recv_exactly
 
-from chaos.proxy import EmbeddedToxiproxy, ProxyHandle, forward
+from chaos.proxy import ApiError, EmbeddedToxiproxy, ProxyHandle, forward
 
 pytestmark = pytest.mark.integration
 
@@ -305,3 +305,20 @@ def test_hostile_heads_get_a_4xx_and_the_proxy_keeps_tunnelling(proxy: ProxyHand
         assert head.startswith(b"HTTP/1.1 200 ")
         sock.sendall(b"still")
         assert recv_exactly(sock, 5) == b"still"
+
+
+def test_proxy_env_routes_every_client_variable_and_clears_no_proxy(
+    proxy: ProxyHandle, server: EmbeddedToxiproxy, echo: EchoServer
+) -> None:
+    env = proxy.proxy_env()
+    assert env == {
+        "HTTPS_PROXY": proxy.url,
+        "https_proxy": proxy.url,
+        "HTTP_PROXY": proxy.url,
+        "http_proxy": proxy.url,
+        "NO_PROXY": "",
+        "no_proxy": "",
+    }
+    plain = server.create_proxy("plain", upstream=echo.address)
+    with pytest.raises(ApiError, match="'plain' is not a forward proxy; fix: create_forward_proxy"):
+        plain.proxy_env()
