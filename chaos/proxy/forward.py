@@ -19,7 +19,6 @@ a rewritten request head) do not go through the toxics and are not counted.
 from __future__ import annotations
 
 import contextlib
-import errno
 import re
 import select
 import socket
@@ -513,9 +512,8 @@ class Handshake:
             data = self.client.recv(_READ_BYTES)
         except (BlockingIOError, InterruptedError):
             return
-        except OSError as error:
-            if error.errno != errno.EAGAIN:
-                self.close()
+        except OSError:
+            self.close()
             return
         self._lingered += len(data)
         if not data or self._lingered > _LINGER_BYTES:
