@@ -5,6 +5,7 @@ Facade only: every public name is re-exported here from the module that owns it.
 
 from __future__ import annotations
 
+from chaos.command import CommandFailed, CommandResult, CommandRun
 from chaos.errors import (
     ChaosError,
     FaultArmError,
@@ -25,6 +26,9 @@ from resilience_core.recovery.taxonomy import Outcome
 __all__ = [
     "Chaos",
     "ChaosError",
+    "CommandFailed",
+    "CommandResult",
+    "CommandRun",
     "EmbeddedToxiproxy",
     "Fault",
     "FaultArmError",

@@ -33,7 +33,15 @@ Capabilities are class attributes the harness reads instead of guessing from the
   ``ctx.proxy`` (and fails the arming with FaultArmError when the trial has none).
 - ``checks_disk``: after the trial, watched roots must give their free disk space back (a ballast left behind).
 - ``wraps_command``: the fault reaches a subprocess target only through :meth:`Fault.wrap_command`, which it
-  overrides; the harness applies it to the commands it starts (``Chaos.wrap_command``).
+  overrides; the harness applies it to the commands it starts (``Chaos.wrap_command``, ``Chaos.run``), in
+  ascending ``command_order`` (an int: :data:`ORDER_NAMESPACE` for a namespace wrapper, :data:`ORDER_ENV` for a
+  fault that only adds environment), so a later wrapper wraps the earlier one's command line.
+- ``targets_process``: the fault acts on the started process (a kill schedule); ``Chaos.run`` puts its
+  :class:`subprocess.Popen` in ``ctx.target["popen"]`` while it runs.
+
+``fired_now()`` tells whether the fault has fired so far while it is still armed; ``Chaos.run`` reads it to
+list the faults that fired during a command. It returns ``triggered`` unless a fault that learns it only at
+revert overrides it.
 """
 
 from __future__ import annotations
@@ -55,10 +63,25 @@ if TYPE_CHECKING:
 
     from chaos.proxy.server import EmbeddedToxiproxy
 
-__all__ = ["CAPABILITIES", "REQUIRED", "Fault", "FaultContext", "FaultRegistry", "Param", "closest_name"]
+__all__ = [
+    "CAPABILITIES",
+    "ORDER_ENV",
+    "ORDER_NAMESPACE",
+    "REQUIRED",
+    "Fault",
+    "FaultContext",
+    "FaultRegistry",
+    "Param",
+    "closest_name",
+]
 
-CAPABILITIES = ("needs_proxy", "checks_disk", "wraps_command")
+CAPABILITIES = ("needs_proxy", "checks_disk", "wraps_command", "targets_process")
 """The capability attributes of :class:`Fault`, each a ``ClassVar[bool]`` defaulting to False."""
+
+ORDER_NAMESPACE = 10
+"""``command_order`` of a fault whose ``wrap_command`` runs the command in a namespace (``disk.full``): first."""
+ORDER_ENV = 20
+"""``command_order`` of a fault whose ``wrap_command`` only adds environment (``vram.exhaust``'s shim)."""
 
 # Raised while arming, these already say what to change; anything else becomes a FaultArmError naming the fault.
 _USAGE_OR_ARM_ERRORS = (FaultParamError, UnsupportedFault, FaultArmError)
@@ -138,6 +161,8 @@ class Fault(abc.ABC):
     needs_proxy: ClassVar[bool] = False
     checks_disk: ClassVar[bool] = False
     wraps_command: ClassVar[bool] = False
+    targets_process: ClassVar[bool] = False
+    command_order: ClassVar[int] = 50
 
     def __init__(self, **params: Any) -> None:
         known = {param.name: param for param in self.params}
@@ -177,6 +202,10 @@ class Fault(abc.ABC):
     def wrap_command(self, argv: list[str], env: dict[str, str]) -> tuple[list[str], dict[str, str]]:
         """Adapt a subprocess target's command line and environment (faults declaring ``wraps_command``)."""
         return argv, env
+
+    def fired_now(self) -> bool:
+        """Whether the fault has fired so far, asked while it is armed (default: ``triggered``)."""
+        return self.triggered
 
     @classmethod
     def availability(cls) -> str | None:
@@ -247,6 +276,9 @@ def _check_contract(fault_cls: type[Fault]) -> str | None:
     for capability in CAPABILITIES:
         if not isinstance(getattr(fault_cls, capability), bool):
             return f"{fault_cls.name}.{capability} must be True or False; fix: declare it as a bool class attribute"
+    order = fault_cls.command_order
+    if isinstance(order, bool) or not isinstance(order, int):
+        return f"{fault_cls.name}.command_order={order!r} must be an int; fix: e.g. command_order = ORDER_ENV"
     overrides = fault_cls.wrap_command is not Fault.wrap_command
     if overrides != fault_cls.wraps_command:
         if overrides:

@@ -31,7 +31,13 @@ from chaos.steady_state import DEFAULT_LEFTOVERS, WatchedRoot
 from chaos.trials import Trial, derive_seed
 
 if TYPE_CHECKING:
+    import os
+    from collections.abc import Mapping, Sequence
+
+    from chaos.command import CommandResult, _Armed
     from chaos.proxy.server import EmbeddedToxiproxy
+    from chaos.targets import HubServer, PackageIndex
+    from resilience_core.recovery.taxonomy import Outcome
 
 __all__ = ["Chaos", "inject"]
 
@@ -73,6 +79,7 @@ class Chaos:
         self._verifiers: list[Verifier] = []
         self._lock = threading.Lock()
         self._backend: ProxyBackend | None = None
+        self._armed: list[_Armed] = []
 
     @property
     def workdir(self) -> pathlib.Path:
@@ -125,9 +132,18 @@ class Chaos:
         )
         if self._on_armed is not None:
             self._on_armed(fault)
+        from chaos.command import _Armed
+
+        armed = _Armed(fault, ctx)
         try:
             with fault.inject(ctx):
-                yield fault
+                with self._lock:
+                    self._armed.append(armed)
+                try:
+                    yield fault
+                finally:
+                    with self._lock:
+                        self._armed.remove(armed)
         finally:
             try:
                 residue = fault.verify_reverted(ctx)
@@ -156,12 +172,116 @@ class Chaos:
             return sum(self.trial.failure_types.values())
 
     def wrap_command(self, argv: list[str], env: dict[str, str]) -> tuple[list[str], dict[str, str]]:
-        """``argv`` and ``env`` adapted by every fault of this trial that declares ``wraps_command``, in the order
-        they were armed (a disk.full namespace, a fake GPU): start subprocess targets with the result."""
-        for fault in list(self.trial.faults):
-            if type(fault).wraps_command:
-                argv, env = fault.wrap_command(argv, env)
+        """``argv`` and ``env`` adapted by every fault of this trial that declares ``wraps_command``, in
+        ascending ``command_order`` (a disk.full namespace, then a fake GPU): start subprocess targets with the
+        result. :meth:`run` does this, and more, for you."""
+        wrappers = sorted((f for f in self.trial.faults if type(f).wraps_command), key=lambda f: type(f).command_order)
+        for fault in wrappers:
+            argv, env = fault.wrap_command(argv, env)
         return argv, env
+
+    # -- black-box commands (chaos.command) -------------------------------------------------------------------
+
+    def route(
+        self,
+        *,
+        hub: str | HubServer | None = None,
+        index: str | PackageIndex | None = None,
+        hf_home: str | os.PathLike[str] | None = None,
+        env: Mapping[str, str] | None = None,
+        extra: Mapping[str, str] | None = None,
+    ) -> dict[str, str]:
+        """The environment that routes an unmodified client to the served hub and index.
+
+        ``hub`` / ``index``: a URL, a :class:`HubServer` / :class:`PackageIndex`, or the name of a proxy of this
+        trial (``"hub"``: the client then goes through that proxy, so network faults on it apply). ``env`` is
+        the base (default: this process's environment); ``hf_home`` defaults to ``<workdir>/hf-home``, fresh per
+        trial; ``extra`` goes on top. See :func:`chaos.command.hub_env` and :func:`chaos.command.index_env`.
+        """
+        import os
+
+        from chaos.command import routed_env
+
+        base = dict(os.environ if env is None else env)
+        return routed_env(
+            base,
+            hub_url=None if hub is None else self._endpoint(hub, path=""),
+            index_url=None if index is None else self._endpoint(index, path="/simple/"),
+            hf_home=hf_home if hf_home is not None else self.workdir / "hf-home",
+            extra=extra,
+        )
+
+    def _endpoint(self, target: object, *, path: str) -> str:
+        from chaos.command import proxy_url
+
+        if isinstance(target, str):
+            if "://" in target:
+                return target
+            try:
+                listen = self._proxy_backend(f"route to proxy {target!r}").listen(target)
+            except ChaosError as error:
+                raise ChaosError(f"cannot route to proxy {target!r}: {error}") from None
+            return proxy_url(listen, path=path)
+        url = getattr(target, "url", None)
+        if not isinstance(url, str):
+            message = (
+                f"cannot route to {target!r}: pass a URL, a HubServer / PackageIndex, or the name of a proxy "
+                "(e.g. hub='hub')"
+            )
+            raise ChaosError(message)
+        return url
+
+    def run(
+        self,
+        argv: Sequence[str | os.PathLike[str]],
+        *,
+        env: Mapping[str, str] | None = None,
+        cwd: str | os.PathLike[str] | None = None,
+        timeout_s: float = 600.0,
+        input: bytes | str | None = None,  # noqa: A002  # the name subprocess.run uses
+        hub: str | HubServer | None = None,
+        index: str | PackageIndex | None = None,
+        rerun: str = "once",
+        tail_bytes: int = 8192,
+    ) -> CommandResult:
+        """Run ``argv`` to its end with every armed fault applied; see :mod:`chaos.command` for the order the
+        faults are applied in, the rerun rule after a kill and what is recorded.
+
+        ``env`` is the base environment (default: this process's); ``hub`` / ``index`` route the network as
+        :meth:`route` does. Never raises for the command's own failure: read the result, then :meth:`settle`.
+        """
+        from chaos.command import run_command
+
+        full_env = self.route(hub=hub, index=index, env=env) if hub is not None or index is not None else None
+        if full_env is None:
+            import os
+
+            full_env = dict(os.environ if env is None else env)
+        with self._lock:
+            armed = list(self._armed)
+
+        def on_run(index: int, run: Any, wrapped: list[str]) -> None:
+            self.note("command.run", **run.note(index, wrapped))
+
+        return run_command(
+            [str(arg) if not isinstance(arg, str) else arg for arg in argv],
+            env=full_env,
+            armed=armed,
+            cwd=cwd,
+            timeout_s=timeout_s,
+            input=input,
+            rerun=rerun,
+            tail_bytes=tail_bytes,
+            on_run=on_run,
+        )
+
+    def settle(self, result: CommandResult, problems: Sequence[str] = ()) -> Outcome:
+        """The outcome of a command trial from its result and the steady-state ``problems`` (see
+        :func:`chaos.command.settle`): returns ``recovered``, or raises CommandFailed after recording residue
+        (``failed_dirty``) or the user message (``failed_clean``)."""
+        from chaos.command import settle
+
+        return settle(self.trial, result, problems)
 
     def watch(
         self,

@@ -103,6 +103,10 @@ class ProxyBackend(Protocol):
         """Every proxy's name, sorted."""
         ...
 
+    def listen(self, proxy: str) -> str:
+        """The ``host:port`` ``proxy`` listens on (where a client is pointed to reach its upstream)."""
+        ...
+
     def add_toxic(self, proxy: str, toxic: ToxicSpec) -> dict[str, Number]:
         """Add ``toxic`` to ``proxy``; returns the attributes as the server stored them (a server that does not
         know an attribute leaves it out)."""
@@ -165,6 +169,11 @@ class EmbeddedProxyBackend:
     def proxy_names(self) -> list[str]:
         """Every proxy's name, sorted."""
         return sorted(self.server.proxies())
+
+    def listen(self, proxy: str) -> str:
+        """``ProxyHandle.listen``."""
+        with self._errors():
+            return self._handle(proxy).listen
 
     def add_toxic(self, proxy: str, toxic: ToxicSpec) -> dict[str, Number]:
         """Add ``toxic`` through ``ProxyHandle.add_toxic``; returns the stored attributes."""
@@ -267,6 +276,15 @@ class RestProxyBackend:
     def proxy_names(self) -> list[str]:
         """``GET /proxies``: every proxy's name, sorted."""
         return sorted(self._object(self._call("GET", "/proxies"), "GET /proxies"))
+
+    def listen(self, proxy: str) -> str:
+        """``GET /proxies/{proxy}``'s ``listen``."""
+        listen = self._object(self._call("GET", self._path(proxy)), "the proxy").get("listen")
+        if not isinstance(listen, str) or not listen:
+            raise ProxyBackendError(
+                f"{self.url}: proxy {proxy!r} reports no listen address", status=200, backend=self.name
+            )
+        return listen
 
     def add_toxic(self, proxy: str, toxic: ToxicSpec) -> dict[str, Number]:
         """``POST /proxies/{proxy}/toxics``; returns the attributes the server echoed back."""

@@ -44,7 +44,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from chaos.errors import FaultArmError, FaultParamError, UnsupportedFault
-from chaos.fault import Fault, FaultContext, FaultRegistry, Param
+from chaos.fault import ORDER_NAMESPACE, Fault, FaultContext, FaultRegistry, Param
 from chaos.faults import _diskwatch
 from chaos.hookspecs import hookimpl
 
@@ -130,6 +130,7 @@ class DiskFull(Fault):
     name = "disk.full"
     checks_disk = True
     wraps_command = True
+    command_order = ORDER_NAMESPACE
     summary = "Run the disk full under a path: tmpfs/overlay in a mount namespace, pyfakefs, or a filler file."
     params = (
         Param("path", str, "", "directory the target writes to; empty: ctx.target['root'] or first of ['paths']"),
@@ -233,6 +234,13 @@ class DiskFull(Fault):
             self.triggered = bool(lowest) and min(lowest) < _PAGE
             ctx.note("disk.full.namespace", runs=self._runs)
             shutil.rmtree(self._dir, ignore_errors=True)
+
+    def fired_now(self) -> bool:
+        """Namespace backends: whether a wrapped run has seen its disk full so far (read from the status file)."""
+        if self.triggered or self._dir is None or not self.backend.endswith("-namespace"):
+            return self.triggered
+        lowest = [run["min_free"] for run in self._read_runs() if "min_free" in run]
+        return bool(lowest) and min(lowest) < _PAGE
 
     def _read_runs(self) -> list[dict[str, int]]:
         """One dict per wrapped run from the status file (``pid``, ``armed``, ``min_free``, ``rc``, ...)."""

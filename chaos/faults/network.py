@@ -185,6 +185,16 @@ class NetworkFault(_ProxyFault):
             self._revert(backend, proxy)
             ctx.note("network.reverted", fault=self.name, toxic=self.toxic_name, fired=self.fired)
 
+    def fired_now(self) -> bool:
+        """Whether the toxic has fired so far: the proxy's fire count, read live (``triggered`` once reverted)."""
+        if self._via is None or not self._added or self.triggered:
+            return self.triggered
+        try:
+            count = self._via.fired(self._proxy, self.toxic_name)
+        except ProxyBackendError:
+            return False
+        return count is None or count > 0
+
     def _settle(self, ctx: FaultContext, backend: ProxyBackend, proxy: str) -> None:
         """``triggered`` from the proxy's fire count of our toxic (read while it still exists)."""
         try:

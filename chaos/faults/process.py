@@ -75,6 +75,7 @@ class KillProcess(Fault):
     """Kill a subprocess target (and by default its descendants) at a seeded instant or after N bytes."""
 
     name = "process.kill"
+    targets_process = True
     summary = "SIGKILL the subprocess target at a seeded instant in [min_s, max_s] or after N bytes written."
     params = (
         Param("min_s", float, 0.0, "earliest kill instant after the target is first seen", minimum=0.0),

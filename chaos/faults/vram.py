@@ -39,7 +39,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from chaos.errors import FaultParamError, UnsupportedFault
-from chaos.fault import Fault, FaultContext, FaultRegistry, Param
+from chaos.fault import ORDER_ENV, Fault, FaultContext, FaultRegistry, Param
 from chaos.hookspecs import hookimpl
 
 __all__ = ["SHIM_DIR", "CudaHog", "VramExhaust", "chaos_add_faults", "cuda_hog_availability"]
@@ -158,6 +158,7 @@ class VramExhaust(Fault):
 
     name = "vram.exhaust"
     wraps_command = True
+    command_order = ORDER_ENV
     summary = "Leave only free_bytes of GPU memory: fake NVML + torch shim (no GPU needed), or a real CUDA hog."
     params = (
         Param("free_bytes", int, 0, "VRAM left free for the target", minimum=0),
@@ -229,6 +230,14 @@ class VramExhaust(Fault):
             self.triggered = queries + refused > 0
             ctx.note("vram.exhaust.observed", queries=queries, refused_allocations=refused)
             self._status.unlink(missing_ok=True)
+
+    def fired_now(self) -> bool:
+        """Fake backend: whether the target asked for free memory or was refused an allocation so far."""
+        if self.triggered or self._status is None:
+            return self.triggered
+        with contextlib.suppress(OSError):
+            return bool(set(self._status.read_text().split()) & {"query", "oom"})
+        return False
 
     def _patch_in_process(self, shim: Any) -> None:
         budget = self._budget

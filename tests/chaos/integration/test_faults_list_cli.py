@@ -44,8 +44,15 @@ def test_faults_list_json_gives_parameters_as_data(capsys: pytest.CaptureFixture
         "needs_proxy": True,
         "checks_disk": False,
         "wraps_command": False,
+        "targets_process": False,
     }
-    assert rows["disk.full"]["capabilities"] == {"needs_proxy": False, "checks_disk": True, "wraps_command": True}
+    assert rows["disk.full"]["capabilities"] == {
+        "needs_proxy": False,
+        "checks_disk": True,
+        "wraps_command": True,
+        "targets_process": False,
+    }
+    assert rows["process.kill"]["capabilities"]["targets_process"] is True
     assert rows["network.latency"]["overrides"] == []
     for row in rows.values():
         for param in row["params"]:

@@ -275,7 +275,12 @@ def test_param_to_json_is_structured() -> None:
 
 def test_capabilities_default_to_false() -> None:
     """A fault declares only the capabilities it has; the rest read False."""
-    assert Demo.capabilities() == {"needs_proxy": False, "checks_disk": False, "wraps_command": False}
+    assert Demo.capabilities() == {
+        "needs_proxy": False,
+        "checks_disk": False,
+        "wraps_command": False,
+        "targets_process": False,
+    }
 
 
 def test_no_fault_name_prefix_branching_outside_the_registry() -> None:

@@ -102,10 +102,21 @@ def test_toxic_specs_carry_units_mapped_to_toxiproxy_attributes() -> None:
 
 
 def test_capabilities_are_declared_where_the_harness_needs_them() -> None:
-    """needs_proxy for network.*, checks_disk for disk.full, wraps_command for disk.full and vram.exhaust."""
+    """needs_proxy for network.*, checks_disk for disk.full, wraps_command for disk.full and vram.exhaust,
+    targets_process for process.kill."""
     declared = {cls.name: sorted(name for name, value in cls.capabilities().items() if value) for cls in _registry()}
     assert {name for name, caps in declared.items() if "needs_proxy" in caps} == {
         name for name in EXPECTED if name.startswith("network.")
     }
     assert {name for name, caps in declared.items() if "checks_disk" in caps} == {"disk.full"}
     assert {name for name, caps in declared.items() if "wraps_command" in caps} == {"disk.full", "vram.exhaust"}
+    assert {name for name, caps in declared.items() if "targets_process" in caps} == {"process.kill"}
+
+
+def test_command_order_puts_the_disk_namespace_before_the_vram_shim() -> None:
+    """chaos.run applies wrap_command in ascending command_order: disk namespace, then the VRAM shim."""
+    from chaos.fault import ORDER_ENV, ORDER_NAMESPACE
+
+    orders = {cls.name: cls.command_order for cls in _registry() if cls.wraps_command}
+    assert orders == {"disk.full": ORDER_NAMESPACE, "vram.exhaust": ORDER_ENV}
+    assert ORDER_NAMESPACE < ORDER_ENV
