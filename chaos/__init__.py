@@ -18,6 +18,7 @@ from chaos.errors import (
 from chaos.fault import Fault, FaultContext, FaultRegistry, Param
 from chaos.hookspecs import hookimpl
 from chaos.inject import Chaos, inject
+from chaos.installs import verify_hf_cache, verify_pip
 from chaos.proxy import EmbeddedToxiproxy, ProxyHandle
 from chaos.targets import HubServer, HubSpec, IndexSpec, PackageIndex, PackageSpec
 from chaos.trials import Trial
@@ -50,4 +51,6 @@ __all__ = [
     "UnsupportedFault",
     "hookimpl",
     "inject",
+    "verify_hf_cache",
+    "verify_pip",
 ]

@@ -275,6 +275,27 @@ class Chaos:
             on_run=on_run,
         )
 
+    def verify_hf_cache(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        repos: Sequence[str | tuple[str, str]],
+        hub: HubServer | str,
+        files: Sequence[str] | None = None,
+    ) -> list[str]:
+        """:func:`chaos.verify_hf_cache` (problems in a Hugging Face download; ``[]`` when verified)."""
+        from chaos.installs import verify_hf_cache
+
+        return verify_hf_cache(path, repos=repos, hub=hub, files=files)
+
+    def verify_pip(
+        self, target: str | os.PathLike[str], requirements: Sequence[str], *, pip_check: bool = True
+    ) -> list[str]:
+        """:func:`chaos.verify_pip` (problems in a pip install; ``[]`` when verified)."""
+        from chaos.installs import verify_pip
+
+        return verify_pip(target, requirements, pip_check=pip_check)
+
     def settle(self, result: CommandResult, problems: Sequence[str] = ()) -> Outcome:
         """The outcome of a command trial from its result and the steady-state ``problems`` (see
         :func:`chaos.command.settle`): returns ``recovered``, or raises CommandFailed after recording residue

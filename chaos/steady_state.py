@@ -21,7 +21,7 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-__all__ = ["DEFAULT_LEFTOVERS", "DISK_TOLERANCE_BYTES", "WatchedRoot"]
+__all__ = ["DEFAULT_LEFTOVERS", "DISK_TOLERANCE_BYTES", "WatchedRoot", "lock_is_held"]
 
 DEFAULT_LEFTOVERS = ("*.incomplete", "*.part", "*.partial", "*.tmp", "*.temp", "*.lock")
 # Other processes share the filesystem; only a loss well beyond normal noise counts as residue.
@@ -47,7 +47,8 @@ def _free_bytes(root: pathlib.Path) -> int | None:
         return None
 
 
-def _lock_is_held(path: pathlib.Path) -> bool:
+def lock_is_held(path: pathlib.Path) -> bool:
+    """Whether someone holds an flock on ``path`` (filelock's and huggingface_hub's locks are flocks)."""
     import fcntl
 
     try:
@@ -116,7 +117,7 @@ class WatchedRoot:
                 continue
             path = self.path / relative
             if relative.endswith(".lock"):
-                if _lock_is_held(path):
+                if lock_is_held(path):
                     problems.append(f"lock still held: {path}")
                 continue
             problems.append(f"leftover file: {path}")
