@@ -23,7 +23,15 @@ def register(subparsers: Any) -> None:
     hub = subparsers.add_parser("hub", help="a local Hugging Face compatible hub")
     hub_commands = hub.add_subparsers(dest="hub_command", required=True)
     serve = hub_commands.add_parser("serve", help="serve the repos of a spec until interrupted")
-    serve.add_argument("--spec", required=True, help="repos TOML file (see docs/targets.md)")
+    serve.add_argument("--spec", default=None, help="repos TOML file (see docs/targets.md)")
+    serve.add_argument(
+        "--from-cache",
+        default=None,
+        metavar="DIR",
+        help="serve real files instead: an HF cache, one snapshot, or a plain folder (with --repo)",
+    )
+    serve.add_argument("--repo", action="append", default=[], metavar="ID", help="repo id to serve from --from-cache")
+    serve.add_argument("--revision", default="main", help="with --from-cache: the revision to serve (default main)")
     serve.add_argument("--root", default=None, help="where repos are generated (default: a temporary folder)")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=parse_port, default=0, help="hub port (default: a free one)")
@@ -48,7 +56,8 @@ def _serve_hub(args: argparse.Namespace) -> int:
     from chaos.targets.hub import HubServer
 
     cdn = args.cdn or args.cdn_port is not None
-    server = HubServer(args.spec, root=args.root, host=args.host, port=args.port, cdn=cdn, cdn_port=args.cdn_port or 0)
+    spec = _hub_spec(args)
+    server = HubServer(spec, root=args.root, host=args.host, port=args.port, cdn=cdn, cdn_port=args.cdn_port or 0)
     with server as hub:
         for repo in hub.generated.repos:
             revisions = ",".join(repo.revisions)
@@ -58,6 +67,25 @@ def _serve_hub(args: argparse.Namespace) -> int:
         signum = wait_for_stop()
     report_stopped("hub", signum)
     raise StopRequested(signum)
+
+
+def _hub_spec(args: argparse.Namespace) -> Any:
+    """The spec ``hub serve`` serves: ``--spec FILE``, or ``--from-cache DIR`` with one ``--repo`` per repo."""
+    from chaos.errors import ChaosError
+    from chaos.targets.spec import HubSpec, RepoSpec
+
+    if (args.spec is None) == (args.from_cache is None):
+        raise ChaosError("hub serve needs --spec FILE or --from-cache DIR (one of them); fix: pass exactly one")
+    if args.spec is not None:
+        if args.repo:
+            raise ChaosError(f"--repo {args.repo[0]!r} goes with --from-cache, not --spec; fix: drop --repo")
+        return args.spec
+    if not args.repo:
+        raise ChaosError(f"--from-cache {args.from_cache!r} needs --repo ID (the repo id to serve it as); fix: add it")
+    repos = tuple(
+        RepoSpec(repo_id=repo, files=(), revisions=(args.revision,), from_dir=args.from_cache) for repo in args.repo
+    )
+    return HubSpec(repos=repos, source="--from-cache")
 
 
 def _serve_index(args: argparse.Namespace) -> int:

@@ -28,8 +28,8 @@ from typing import Any
 
 from chaos.errors import TargetError
 from chaos.targets.content import SafetensorsPlan, file_chunks, plan_safetensors
-from chaos.targets.spec import FileSpec, HubSpec, RepoSpec, resolved_kind, torch_dtype_name
-from resilience_core import InputError, atomic_write, load_json, publish_file, safe_join
+from chaos.targets.spec import FileSpec, HubSpec, RepoSpec, path_problem, resolved_kind, torch_dtype_name
+from resilience_core import InputError, atomic_write, is_beneath, load_json, publish_file, safe_join
 
 __all__ = ["GeneratedFile", "GeneratedHub", "GeneratedRepo", "generate_repos"]
 
@@ -159,20 +159,94 @@ def _spec_digest(spec: HubSpec) -> str:
 
 
 def generate_repos(spec: HubSpec, root: str | Path) -> GeneratedHub:
-    """Write every repo of ``spec`` under ``root`` (reusing files an earlier run wrote) and return the index."""
+    """Write every repo of ``spec`` under ``root`` (reusing files an earlier run wrote) and return the index.
+
+    Repos with ``from_dir`` are not written anywhere: their files are served where they lie, hashed at every
+    start (what is served is what is on disk now).
+    """
     root = Path(root)
+    generated_specs = tuple(repo for repo in spec.repos if repo.from_dir is None)
+    generated: dict[int, GeneratedRepo] = {}
     try:
         root.mkdir(parents=True, exist_ok=True)
-        cached = _load_manifest(spec, root)
-        if cached is not None:
-            return GeneratedHub(root=root, spec=spec, repos=cached)
-        repos = tuple(_generate_repo(spec, repo, root) for repo in spec.repos)
-        _write_manifest(spec, root, repos)
+        if generated_specs:
+            part = spec if len(generated_specs) == len(spec.repos) else HubSpec(generated_specs, spec.seed, spec.source)
+            made = _load_manifest(part, root)
+            if made is None:
+                made = tuple(_generate_repo(part, repo, root) for repo in part.repos)
+                _write_manifest(part, root, made)
+            generated = {id(repo): made_repo for repo, made_repo in zip(generated_specs, made, strict=True)}
     except InputError as error:  # a symlink planted in the root leads outside it
         raise TargetError(f"cannot generate repos under root={str(root)!r}: {error}") from None
     except OSError as error:
         raise TargetError(f"cannot generate repos under root={str(root)!r}: {error}; pass a writable root") from error
+    repos = tuple(
+        generated[id(repo)] if repo.from_dir is None else _repo_from_dir(spec, repo, f"repos[{i}]")
+        for i, repo in enumerate(spec.repos)
+    )
     return GeneratedHub(root=root, spec=spec, repos=repos)
+
+
+def _snapshot_of(source: Path, repo: RepoSpec, where: str) -> tuple[Path, Path, str | None]:
+    """(folder whose files are served, folder their real bytes must lie beneath, the commit sha if known)."""
+    folder = f"{repo.repo_type}s--" + repo.repo_id.replace("/", "--")
+    storage = source / folder if (source / folder).is_dir() else source
+    if (storage / "snapshots").is_dir() and (storage / "refs").is_dir():
+        revision = repo.revisions[0]
+        try:
+            commit = safe_join(storage / "refs", revision, what="revision").read_text(encoding="utf-8").strip()
+        except (OSError, InputError, UnicodeDecodeError):
+            message = (
+                f"{where}.from_dir={str(source)!r}: the cache has no refs/{revision} for {repo.repo_id}; "
+                f"fix: download it first, or name a revision it has"
+            )
+            raise TargetError(message) from None
+        if not _HEX40.fullmatch(commit):
+            raise TargetError(f"{where}.from_dir={str(source)!r}: refs/{revision} holds {commit[:60]!r}, not a commit")
+        return safe_join(storage / "snapshots", commit, what="commit"), storage, commit
+    if source.parent.name == "snapshots" and _HEX40.fullmatch(source.name):
+        return source, source.parent.parent, source.name
+    return source, source, None
+
+
+def _repo_from_dir(spec: HubSpec, repo: RepoSpec, where: str) -> GeneratedRepo:
+    """The real files of ``repo.from_dir`` with their true hashes (see :mod:`chaos.targets.spec`)."""
+    assert repo.from_dir is not None
+    source = Path(os.path.expanduser(repo.from_dir))
+    if not source.is_dir():
+        raise TargetError(f"{spec.source}: {where}.from_dir={repo.from_dir!r} is not a folder; fix: name a folder")
+    snapshot, allowed, commit = _snapshot_of(source, repo, where)
+    found: list[tuple[str, Path]] = []
+    for dirpath, dirnames, filenames in os.walk(snapshot):
+        relative_dir = Path(dirpath).relative_to(snapshot).as_posix()
+        if relative_dir == ".":
+            dirnames[:] = [d for d in dirnames if d not in (".cache", ".git")]  # a --local-dir's own metadata
+        for name in filenames:
+            relative = name if relative_dir == "." else f"{relative_dir}/{name}"
+            found.append((relative, Path(dirpath, name)))
+    if not found:
+        raise TargetError(f"{spec.source}: {where}.from_dir={repo.from_dir!r} holds no files; fix: name a folder")
+    files: dict[str, GeneratedFile] = {}
+    entries: list[str] = []
+    for relative, path in sorted(found):
+        problem = path_problem(relative)
+        if problem:
+            raise TargetError(f"{spec.source}: {where}.from_dir file {relative!r} {problem}; fix: rename it")
+        if not is_beneath(allowed, path):
+            message = (
+                f"{spec.source}: {where}.from_dir file {relative!r} links outside {str(allowed)!r}; fix: copy it in"
+            )
+            raise TargetError(message)
+        real = Path(os.path.realpath(path))
+        size = real.stat().st_size
+        hashes = _hashes(real, size)
+        if hashes is None:
+            raise TargetError(f"{spec.source}: {where}.from_dir file {relative!r} is not a regular file")
+        sha256_hex, sha1_hex = hashes
+        lfs = resolved_kind(FileSpec(relative)) in _LFS_KINDS or size >= _LFS_THRESHOLD_BYTES
+        files[relative] = GeneratedFile(repo.repo_id, repo.repo_type, relative, real, size, sha256_hex, sha1_hex, lfs)
+        entries.append(_entry(relative, size, sha256_hex, sha1_hex, lfs))
+    return GeneratedRepo(repo.repo_id, repo.repo_type, commit or _commit_of(repo, entries), repo.revisions, files)
 
 
 def _generate_repo(spec: HubSpec, repo: RepoSpec, root: Path) -> GeneratedRepo:

@@ -16,6 +16,15 @@ for the same spec and seed. Example ``repos.toml``::
     path = "diffusion_pytorch_model-00001-of-00002.safetensors"
     size_bytes = 3_000_000
 
+A repo may instead serve real files from a local folder (``from_dir``, no ``files``): a plain folder (what
+``--local-dir`` downloads into), an existing Hugging Face cache (the folder holding ``models--org--name``, or that
+folder itself: the snapshot ``refs/<first revision>`` points at is served, under its own commit sha), or one
+snapshot folder. A relative ``from_dir`` is read from the spec file's folder::
+
+    [[repos]]
+    repo_id = "acme/real-model"
+    from_dir = "~/.cache/huggingface/hub"
+
 Every bad value raises one :class:`~chaos.errors.TargetError` naming the field, the value and the fix.
 """
 
@@ -24,7 +33,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +41,16 @@ from chaos.errors import TargetError
 from resilience_core.documents import read_document
 from resilience_core.errors import InputError
 
-__all__ = ["FILE_KINDS", "FileSpec", "HubSpec", "RepoSpec", "model_repo", "read_toml_spec", "revision_problem"]
+__all__ = [
+    "FILE_KINDS",
+    "FileSpec",
+    "HubSpec",
+    "RepoSpec",
+    "model_repo",
+    "path_problem",
+    "read_toml_spec",
+    "revision_problem",
+]
 
 #: File kinds a spec may name; ``kind`` defaults from the path (see :func:`infer_kind`).
 FILE_KINDS = (
@@ -59,7 +77,7 @@ _MAX_SPEC_BYTES = 4 << 20
 _COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
 _PATH_SEGMENT_RE = re.compile(r"^[A-Za-z0-9._+=@ -]+$")
 _FILE_KEYS = frozenset({"path", "kind", "size_bytes", "lfs", "content", "data", "dtype", "vocab_size"})
-_REPO_KEYS = frozenset({"repo_id", "repo_type", "revisions", "files"})
+_REPO_KEYS = frozenset({"repo_id", "repo_type", "revisions", "files", "from_dir"})
 _TOP_KEYS = frozenset({"seed", "repos"})
 
 
@@ -102,12 +120,16 @@ class FileSpec:
 
 @dataclass(frozen=True, slots=True)
 class RepoSpec:
-    """One commit of a repo, reachable under each of ``revisions`` (branch or tag names) and its commit sha."""
+    """One commit of a repo, reachable under each of ``revisions`` (branch or tag names) and its commit sha.
+
+    ``from_dir``: serve the real files of this folder (or HF cache, or snapshot) instead of generated ``files``.
+    """
 
     repo_id: str
     files: tuple[FileSpec, ...]
     revisions: tuple[str, ...] = ("main",)
     repo_type: str = "model"
+    from_dir: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,8 +150,17 @@ class HubSpec:
 
     @classmethod
     def from_toml(cls, path: str | Path) -> HubSpec:
-        """Load a spec from a TOML file; a missing file or bad TOML raises TargetError."""
-        return cls.from_dict(read_toml_spec(path, "hub spec", "repos.toml"), source=str(path))
+        """Load a spec from a TOML file; a missing file or bad TOML raises TargetError.
+
+        A relative ``from_dir`` is taken from the file's folder.
+        """
+        spec = cls.from_dict(read_toml_spec(path, "hub spec", "repos.toml"), source=str(path))
+        base = Path(path).parent
+        repos = tuple(
+            replace(repo, from_dir=str(base / os.path.expanduser(repo.from_dir))) if repo.from_dir else repo
+            for repo in spec.repos
+        )
+        return replace(spec, repos=repos)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, source: str = "<dict>") -> HubSpec:
@@ -207,7 +238,13 @@ def _repo_from_dict(raw: object, source: str, where: str) -> RepoSpec:
     _check_keys(raw, _REPO_KEYS, source, where)
     assert isinstance(raw, Mapping)
     raw_files = raw.get("files")
-    if not isinstance(raw_files, list) or not raw_files:
+    from_dir = raw.get("from_dir")
+    if from_dir is not None:
+        if raw_files is not None:
+            message = f"{source}: {where}.files is set with from_dir={from_dir!r}; fix: keep one of them"
+            raise TargetError(message)
+        raw_files = []
+    elif not isinstance(raw_files, list) or not raw_files:
         raise TargetError(f"{source}: {where}.files={raw_files!r} must be a non-empty list; add [[repos.files]]")
     files = tuple(_file_from_dict(f, source, f"{where}.files[{i}]") for i, f in enumerate(raw_files))
     revisions = raw.get("revisions", ["main"])
@@ -218,6 +255,7 @@ def _repo_from_dict(raw: object, source: str, where: str) -> RepoSpec:
         files=files,
         revisions=tuple(revisions),
         repo_type=raw.get("repo_type", "model"),
+        from_dir=from_dir,
     )
 
 
@@ -256,6 +294,12 @@ def _check_spec(spec: HubSpec) -> None:
             if key in seen_revisions:
                 raise _fail(src, f"{where}.revisions", revision, f"is already used by {seen_revisions[key]}")
             seen_revisions[key] = where
+        if repo.from_dir is not None:
+            if not isinstance(repo.from_dir, str) or not repo.from_dir.strip():
+                raise _fail(src, f"{where}.from_dir", repo.from_dir, "must be a folder path, e.g. '~/models/tiny'")
+            if repo.files:
+                fix = "must be empty with from_dir; fix: keep one of them"
+                raise _fail(src, f"{where}.files", len(repo.files), fix)
         paths: set[str] = set()
         for j, file in enumerate(repo.files):
             _check_file(file, src, f"{where}.files[{j}]")
@@ -294,11 +338,19 @@ def revision_problem(revision: object) -> str:
     return ""
 
 
-def _check_file(file: FileSpec, src: str, where: str) -> None:
-    path = file.path
+def path_problem(path: object) -> str:
+    """Why ``path`` cannot be a served file's path ("" when it can): it reaches URLs and clients' disks."""
     segments = path.split("/") if isinstance(path, str) else []
     if not segments or not all(s and s not in (".", "..") and _PATH_SEGMENT_RE.match(s) for s in segments):
-        raise _fail(src, f"{where}.path", path, "must be a relative path like 'dir/name.ext' (no '..', no '//')")
+        return "must be a relative path like 'dir/name.ext' (no '..', no '//')"
+    return ""
+
+
+def _check_file(file: FileSpec, src: str, where: str) -> None:
+    path = file.path
+    problem = path_problem(path)
+    if problem:
+        raise _fail(src, f"{where}.path", path, problem)
     kind = file.kind or infer_kind(path)
     if kind not in FILE_KINDS:
         raise _fail(src, f"{where}.kind", file.kind, f"must be one of {', '.join(FILE_KINDS)}")
