@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import selectors
 import signal
 import subprocess
 import threading
@@ -72,7 +73,8 @@ DEFAULT_TIMEOUT_S = 600.0
 RERUN_RULES = ("once", "never")
 _NOTE_LINES = 40  # lines of each stream's tail written into the journal note
 _READ_BYTES = 65536
-_DRAIN_S = 5.0  # how long the readers may take to drain the pipes once the process is gone
+_DRAIN_S = 5.0  # how long descendants may keep the pipes open once the process is gone
+_IDLE_S = 0.05  # a quiet command is looked at this often (exited? past the deadline?)
 
 
 class CommandFailed(AssertionError):  # a failed trial body, not a harness error: the plugin classifies it
@@ -297,21 +299,16 @@ def routed_env(
 
 
 class _Tail:
-    """The last ``limit`` bytes read from a pipe, read by a daemon thread."""
+    """The last ``limit`` bytes of one stream."""
 
-    def __init__(self, stream: IO[bytes], limit: int) -> None:
-        self._stream = stream
+    def __init__(self, limit: int) -> None:
         self._limit = limit
         self._data = bytearray()
-        self.thread = threading.Thread(target=self._read, name="chaos-command-tail", daemon=True)
-        self.thread.start()
 
-    def _read(self) -> None:
-        with contextlib.suppress(OSError, ValueError):
-            while chunk := self._stream.read1(_READ_BYTES):  # type: ignore[attr-defined]  # a BufferedReader
-                self._data += chunk
-                if len(self._data) > 2 * self._limit:
-                    del self._data[: len(self._data) - self._limit]
+    def add(self, chunk: bytes) -> None:
+        self._data += chunk
+        if len(self._data) > 2 * self._limit:
+            del self._data[: len(self._data) - self._limit]
 
     def text(self) -> str:
         data = bytes(self._data[-self._limit :]) if self._limit else b""
@@ -432,34 +429,58 @@ def _run_once(
     except OSError as error:  # no such program, not executable: the run failed, and says why
         message = f"cannot start {command[0]!r}: {error.strerror or error}"
         return CommandRun(tuple(command), 127, time.monotonic() - started, "", message, False, False, ())
-    assert process.stdout is not None  # PIPE was requested
-    assert process.stderr is not None
-    tails = [_Tail(process.stdout, tail_bytes), _Tail(process.stderr, tail_bytes)]
     if data is not None and process.stdin is not None:
         threading.Thread(target=_feed, args=(process.stdin, data), name="chaos-command-input", daemon=True).start()
     for item in given:
         item.ctx.target["popen"] = process
-    timed_out = False
     try:
-        try:
-            process.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            _kill_group(process.pid)
-            process.wait()
+        out, err, timed_out = _collect(process, started + timeout_s, tail_bytes)
     finally:
         for item in given:
             if item.ctx.target.get("popen") is process:
                 del item.ctx.target["popen"]
-    duration_s = time.monotonic() - started
-    for tail in tails:
-        tail.thread.join(_DRAIN_S)
-    if any(tail.thread.is_alive() for tail in tails):  # a descendant still holds the pipes open
+    return CommandRun(
+        tuple(command), int(process.returncode), time.monotonic() - started, out, err, timed_out, False, ()
+    )
+
+
+def _collect(process: subprocess.Popen[bytes], deadline: float, tail_bytes: int) -> tuple[str, str, bool]:
+    """Read both pipes into their tails until EOF (in this thread: no reader threads, no polling while output
+    flows), then reap the process; past ``deadline`` its whole session is killed (``timed_out``). A descendant
+    that keeps the pipes open after the process exited gets ``_DRAIN_S`` seconds, then its session is killed."""
+    assert process.stdout is not None  # PIPE was requested
+    assert process.stderr is not None
+    tails = {process.stdout.fileno(): _Tail(tail_bytes), process.stderr.fileno(): _Tail(tail_bytes)}
+    timed_out = False
+    exited_at: float | None = None
+    with selectors.DefaultSelector() as selector:
+        for fd in tails:
+            selector.register(fd, selectors.EVENT_READ)
+        while selector.get_map():
+            now = time.monotonic()
+            if now >= deadline:
+                timed_out = True
+                _kill_group(process.pid)
+                break
+            if exited_at is not None and now - exited_at >= _DRAIN_S:
+                _kill_group(process.pid)  # a descendant still holds the pipes open
+                break
+            for key, _events in selector.select(min(deadline - now, _IDLE_S)) or ():
+                chunk = os.read(key.fd, _READ_BYTES)
+                if chunk:
+                    tails[key.fd].add(chunk)
+                else:
+                    selector.unregister(key.fd)
+            if exited_at is None and process.poll() is not None:
+                exited_at = time.monotonic()
+    try:
+        process.wait(timeout=max(0.0, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:  # it closed its pipes but runs on past the deadline
+        timed_out = True
         _kill_group(process.pid)
-        for tail in tails:
-            tail.thread.join(_DRAIN_S)
+        process.wait()
     for stream in (process.stdout, process.stderr):
         with contextlib.suppress(OSError):
             stream.close()
-    out, err = tails[0].text(), tails[1].text()
-    return CommandRun(tuple(command), int(process.returncode), duration_s, out, err, timed_out, False, ())
+    out, err = (tail.text() for tail in tails.values())
+    return out, err, timed_out

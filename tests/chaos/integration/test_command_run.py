@@ -224,3 +224,17 @@ def test_a_missing_program_is_a_failed_run(manager: ChaosManager, tmp_path: path
     result = chaos.run([str(tmp_path / "no-such-installer")], timeout_s=10)
     assert result.returncode == 127
     assert "cannot start" in result.stderr_tail
+
+
+def test_a_descendant_holding_the_pipes_does_not_hang_the_run(manager: ChaosManager, tmp_path: pathlib.Path) -> None:
+    """The command exits but leaves a background child on its stdout: the run ends, the child is killed."""
+    chaos = _handle(manager, tmp_path)
+    pid_file = tmp_path / "bg.pid"
+    result = chaos.run(["sh", "-c", f"sleep 60 & echo $! > {pid_file}; echo installed"], timeout_s=60)
+    assert result.returncode == 0
+    assert result.stdout_tail == "installed\n"
+    assert not result.timed_out
+    assert result.duration_s < 60
+    with contextlib.suppress(psutil.NoSuchProcess):
+        _gone, alive = psutil.wait_procs([psutil.Process(int(pid_file.read_text()))], timeout=10)
+        assert alive == []
