@@ -11,7 +11,8 @@ check and as the ``problems`` of :meth:`chaos.Chaos.settle`::
 that every file of that commit present on disk has the hub's bytes (sha256 for LFS files, git-sha1 for the
 rest, through :func:`resilience_core.hub.verify.check_file`), that the required files are all there, that no
 ``*.incomplete`` download is left, that no lock file is still held, and that the revision points at the served
-commit (``refs/<revision>`` in the cache, each file's ``.metadata`` in a local dir).
+commit (``refs/<revision>`` in the cache, each file's ``.metadata`` in a local dir huggingface_hub wrote; a
+plain folder another tool wrote, with no ``.cache/huggingface/download``, is checked by its bytes only).
 
 :func:`verify_pip` checks a ``pip install --target DIR`` folder or a virtual environment: the required versions
 are installed, each distribution's files match its ``RECORD`` hashes (a half-written install shows here), no
@@ -151,6 +152,7 @@ def verify_hf_cache(
                 problems.append(f"{label}: refs/{revision} points at {ref}, the hub serves {commit}")
                 continue
         snapshot = layout.snapshot_dir(commit)
+        hf_written = (layout.storage / "download").is_dir()  # a local dir huggingface_hub wrote (not curl)
         wanted = set(_wanted(served, files))
         for file_path, remote in sorted(served.items()):
             visible = layout.visible(commit, file_path)
@@ -158,7 +160,7 @@ def verify_hf_cache(
                 if file_path in wanted:
                     problems.append(f"{label}: {file_path} is missing")
                 continue
-            if cache is None:
+            if cache is None and hf_written:
                 meta = _local_dir_metadata(layout, file_path)
                 if meta is None:
                     problems.append(f"{label}: {file_path} has no download metadata (not written by a finished run)")
