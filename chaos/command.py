@@ -60,6 +60,7 @@ __all__ = [
     "CommandFailed",
     "CommandResult",
     "CommandRun",
+    "forward_env",
     "hub_env",
     "index_env",
     "outcome",
@@ -230,6 +231,13 @@ def _no_proxy(env: dict[str, str], url: str) -> None:
         names = [name for name in env.get(key, "").split(",") if name]
         names.extend(name for name in (*_LOOPBACK_NAMES, host) if name not in names)
         env[key] = ",".join(names)
+
+
+def forward_env(url: str) -> dict[str, str]:
+    """What :meth:`chaos.proxy.ProxyHandle.proxy_env` gives for a forward proxy at ``url`` (for a proxy known
+    only by its address, over REST): both cases of ``HTTPS_PROXY``/``HTTP_PROXY`` and an empty ``NO_PROXY``."""
+    names = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy")
+    return {**dict.fromkeys(names, url), "NO_PROXY": "", "no_proxy": ""}
 
 
 def hub_env(url: str, *, hf_home: str | os.PathLike[str]) -> tuple[dict[str, str], tuple[str, ...]]:

@@ -189,27 +189,44 @@ class Chaos:
         index: str | PackageIndex | None = None,
         hf_home: str | os.PathLike[str] | None = None,
         env: Mapping[str, str] | None = None,
+        forward: str | None = None,
         extra: Mapping[str, str] | None = None,
     ) -> dict[str, str]:
         """The environment that routes an unmodified client to the served hub and index.
 
         ``hub`` / ``index``: a URL, a :class:`HubServer` / :class:`PackageIndex`, or the name of a proxy of this
-        trial (``"hub"``: the client then goes through that proxy, so network faults on it apply). ``env`` is
-        the base (default: this process's environment); ``hf_home`` defaults to ``<workdir>/hf-home``, fresh per
-        trial; ``extra`` goes on top. See :func:`chaos.command.hub_env` and :func:`chaos.command.index_env`.
+        trial (``"hub"``: the client then goes through that proxy, so network faults on it apply). ``forward``:
+        the name of a forward proxy of this trial (``create_forward_proxy``): ``HTTPS_PROXY``/``HTTP_PROXY``
+        point every client that honours them at it, real upstreams included. ``env`` is the base (default:
+        this process's environment); ``hf_home`` defaults to ``<workdir>/hf-home``, fresh per trial; ``extra``
+        goes on top. See :func:`chaos.command.hub_env` and :func:`chaos.command.index_env`.
         """
         import os
 
         from chaos.command import routed_env
 
         base = dict(os.environ if env is None else env)
+        on_top = {**(self._forward_env(forward) if forward is not None else {}), **(extra or {})}
         return routed_env(
             base,
             hub_url=None if hub is None else self._endpoint(hub, path=""),
             index_url=None if index is None else self._endpoint(index, path="/simple/"),
             hf_home=hf_home if hf_home is not None else self.workdir / "hf-home",
-            extra=extra,
+            extra=on_top,
         )
+
+    def _forward_env(self, name: str) -> dict[str, str]:
+        """``ProxyHandle.proxy_env()`` of the forward proxy ``name`` (in process, or built from its listen)."""
+        from chaos.command import forward_env, proxy_url
+        from chaos.proxy_backend import EmbeddedProxyBackend
+
+        backend = self._proxy_backend(f"route through forward proxy {name!r}")
+        try:
+            if isinstance(backend, EmbeddedProxyBackend):
+                return backend.server.proxy(name).proxy_env()
+            return forward_env(proxy_url(backend.listen(name)))
+        except ChaosError as error:  # an ApiError (not a forward proxy, no such proxy), the server refused
+            raise ChaosError(f"cannot route through forward proxy {name!r}: {error}") from None
 
     def _endpoint(self, target: object, *, path: str) -> str:
         from chaos.command import proxy_url
@@ -241,18 +258,21 @@ class Chaos:
         input: bytes | str | None = None,  # noqa: A002  # the name subprocess.run uses
         hub: str | HubServer | None = None,
         index: str | PackageIndex | None = None,
+        forward: str | None = None,
         rerun: str = "once",
         tail_bytes: int = 8192,
     ) -> CommandResult:
         """Run ``argv`` to its end with every armed fault applied; see :mod:`chaos.command` for the order the
         faults are applied in, the rerun rule after a kill and what is recorded.
 
-        ``env`` is the base environment (default: this process's); ``hub`` / ``index`` route the network as
-        :meth:`route` does. Never raises for the command's own failure: read the result, then :meth:`settle`.
+        ``env`` is the base environment (default: this process's); ``hub`` / ``index`` / ``forward`` route the
+        network as :meth:`route` does. Never raises for the command's own failure: read the result, then
+        :meth:`settle`.
         """
         from chaos.command import run_command
 
-        full_env = self.route(hub=hub, index=index, env=env) if hub is not None or index is not None else None
+        routed = hub is not None or index is not None or forward is not None
+        full_env = self.route(hub=hub, index=index, env=env, forward=forward) if routed else None
         if full_env is None:
             import os
 

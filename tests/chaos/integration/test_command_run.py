@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import psutil
 import pytest
 
-from chaos import EmbeddedToxiproxy, HubServer, HubSpec, Outcome
+from chaos import ChaosError, EmbeddedToxiproxy, HubServer, HubSpec, Outcome
 from chaos.command import CommandFailed
 from chaos.faults.disk import namespace_support
 from chaos.inject import Chaos
@@ -238,3 +238,28 @@ def test_a_descendant_holding_the_pipes_does_not_hang_the_run(manager: ChaosMana
     with contextlib.suppress(psutil.NoSuchProcess):
         _gone, alive = psutil.wait_procs([psutil.Process(int(pid_file.read_text()))], timeout=10)
         assert alive == []
+
+
+def test_forward_proxy_routing_lets_a_toxic_reach_an_unmodified_curl(
+    manager: ChaosManager, proxy: EmbeddedToxiproxy, hub: HubServer, tmp_path: pathlib.Path
+) -> None:
+    """forward='fwd' sets HTTPS_PROXY/HTTP_PROXY: curl to the hub's own address goes through the forward proxy,
+    and a reset_peer armed on it resets the download."""
+    proxy.create_forward_proxy("fwd")
+    chaos = _handle(manager, tmp_path, proxy)
+    url = f"{hub.url}/{REPO}/resolve/main/{WEIGHTS}"
+    argv = ["curl", "-sS", "-f", "-o", str(tmp_path / "w.bin"), url]
+    env = chaos.route(forward="fwd")
+    assert env["HTTP_PROXY"] == env["http_proxy"] == proxy.proxy("fwd").url
+    assert env["NO_PROXY"] == ""
+    with chaos.inject("network.reset_peer", proxy="fwd", after_bytes=50_000):
+        result = chaos.run(argv, forward="fwd", timeout_s=60)
+    assert result.fired == ("network.reset_peer",)
+    assert result.returncode != 0
+    assert "reset" in result.message.lower()
+    clean = chaos.run(argv, forward="fwd", timeout_s=60)
+    assert clean.ok, clean.stderr_tail
+    assert (tmp_path / "w.bin").read_bytes() == hub.file(REPO, WEIGHTS).read_bytes()
+    proxy.create_proxy("hub-x", upstream=f"127.0.0.1:{hub.port}", listen="127.0.0.1:0")
+    with pytest.raises(ChaosError, match=r"cannot route through forward proxy 'hub-x': .*not a forward proxy"):
+        chaos.route(forward="hub-x")
