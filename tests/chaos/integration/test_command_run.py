@@ -263,3 +263,44 @@ def test_forward_proxy_routing_lets_a_toxic_reach_an_unmodified_curl(
     proxy.create_proxy("hub-x", upstream=f"127.0.0.1:{hub.port}", listen="127.0.0.1:0")
     with pytest.raises(ChaosError, match=r"cannot route through forward proxy 'hub-x': .*not a forward proxy"):
         chaos.route(forward="hub-x")
+
+
+# Sees the fake GPU (vram shim) and the small disk (namespace) in one run: the namespace wrapper passes the
+# shim's environment on, as command_order promises.
+GPU_AND_DISK = """
+import os, sys
+import pynvml
+pynvml.nvmlInit()
+info = pynvml.nvmlDeviceGetMemoryInfo(pynvml.nvmlDeviceGetHandleByIndex(0))
+print("vram", info.total, info.free, flush=True)
+try:
+    with open(os.path.join(sys.argv[1], "cache.bin"), "wb") as f:
+        f.write(b"x" * 300_000)
+except OSError as error:
+    print("install: no space left for the cache:", error.strerror, file=sys.stderr)
+    os.unlink(os.path.join(sys.argv[1], "cache.bin"))
+    sys.exit(1)
+"""
+
+
+@needs_namespace
+def test_disk_namespace_and_vram_shim_compose_in_one_command(manager: ChaosManager, tmp_path: pathlib.Path) -> None:
+    """Armed VRAM first, disk second: chaos.run still wraps by command_order, and both reach the child."""
+    pytest.importorskip("pynvml", reason="nvidia-ml-py (the gpu extra) is not installed")
+    root = tmp_path / "cache"
+    root.mkdir()
+    chaos = _handle(manager, tmp_path)
+    subprocess_target = {"kind": "subprocess"}
+    with (
+        chaos.inject(
+            "vram.exhaust", backend="fake", free_bytes=300 << 20, total_bytes=8 << 30, target=subprocess_target
+        ),
+        chaos.inject("disk.full", path=str(root), free_bytes=100_000, target=subprocess_target),
+    ):
+        result = chaos.run([sys.executable, "-c", GPU_AND_DISK, str(root)], timeout_s=60)
+    assert result.stdout_tail.split() == ["vram", str(8 << 30), str(300 << 20)], result.stderr_tail
+    assert result.returncode == 1
+    assert result.message == "install: no space left for the cache: No space left on device"
+    assert set(result.fired) == {"vram.exhaust", "disk.full"}
+    assert result.outcome([]) == Outcome.FAILED_CLEAN
+    assert chaos.finish() == []
