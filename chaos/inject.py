@@ -80,6 +80,9 @@ class Chaos:
         self._lock = threading.Lock()
         self._backend: ProxyBackend | None = None
         self._armed: list[_Armed] = []
+        self.target_kind = "inprocess"
+        """The ``kind`` fact of every fault armed from now on unless its ``target`` says otherwise: a trial whose
+        target is a command (:meth:`run`) sets ``"subprocess"``, so ``disk.full`` picks a namespace backend."""
 
     @property
     def workdir(self) -> pathlib.Path:
@@ -113,7 +116,7 @@ class Chaos:
             if self._on_unavailable is not None:
                 self._on_unavailable(f"{name}: {reason}")
             raise UnsupportedFault(f"{name} cannot run here: {reason}")
-        facts: dict[str, Any] = {"kind": "inprocess"}
+        facts: dict[str, Any] = {"kind": self.target_kind}
         if proxy is not None:
             facts["proxy_name"] = proxy
         facts.update(target or {})

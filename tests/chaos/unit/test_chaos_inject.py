@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pathlib
 from collections.abc import Iterator
+from typing import ClassVar
 
 import pytest
 
@@ -288,3 +289,49 @@ def test_wrap_command_applies_every_wrapping_fault_of_the_trial(tmp_path: pathli
         argv, env = chaos.wrap_command(["python", "-c", "pass"], {"A": "1"})
     assert argv == ["wrapped", "wrapped", "python", "-c", "pass"]
     assert env == {"A": "1", "BALLAST": "1"}
+
+
+class KindProbe(Switch):
+    """Records the ``kind`` fact it was armed with."""
+
+    name = "demo.kind_probe"
+    seen: ClassVar[list[str]] = []
+
+    def arm(self, ctx: FaultContext) -> Iterator[None]:
+        KindProbe.seen.append(str(ctx.target.get("kind")))
+        yield
+
+
+class Outer(Ballast):
+    name = "demo.outer"
+    command_order = 90
+
+    def wrap_command(self, argv: list[str], env: dict[str, str]) -> tuple[list[str], dict[str, str]]:
+        return ["outer", *argv], env
+
+
+def test_target_kind_is_the_default_kind_fact(tmp_path: pathlib.Path) -> None:
+    """A command trial sets target_kind='subprocess' once; a fault's own target still wins."""
+    registry = FaultRegistry()
+    registry.register(KindProbe)
+    chaos = Chaos(Trial("s", 0, 1), workdir=tmp_path, make_fault=lambda name, params: registry.get(name)(**params))
+    KindProbe.seen.clear()
+    with chaos.inject("demo.kind_probe"):
+        pass
+    chaos.target_kind = "subprocess"
+    with chaos.inject("demo.kind_probe"):
+        pass
+    with chaos.inject("demo.kind_probe", target={"kind": "inprocess"}):
+        pass
+    assert KindProbe.seen == ["inprocess", "subprocess", "inprocess"]
+
+
+def test_wrap_command_applies_faults_by_command_order_not_arming_order(tmp_path: pathlib.Path) -> None:
+    registry = FaultRegistry()
+    registry.register(Outer)
+    registry.register(Ballast)
+    chaos = Chaos(Trial("s", 0, 1), workdir=tmp_path, make_fault=lambda name, params: registry.get(name)(**params))
+    with chaos.inject("demo.outer"), chaos.inject("demo.ballast"):
+        argv, env = chaos.wrap_command(["install"], {})
+    assert argv == ["outer", "wrapped", "install"]  # ballast (order 50) first, outer (90) wraps it
+    assert env == {"BALLAST": "1"}
