@@ -1,7 +1,7 @@
 """scripts/gpu-check on a machine without a GPU: what can be checked here is its refusal and its arguments.
 
 The measurement itself (cuda-hog against real torch and the degrade strategy) has not run on hardware yet;
-see docs/any-installer.md.
+see docs/any-installer-python.md.
 """
 
 from __future__ import annotations

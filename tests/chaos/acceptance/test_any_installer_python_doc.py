@@ -1,4 +1,4 @@
-"""The examples in docs/any-installer.md run as written: a shell installer and pip under real faults."""
+"""The examples in docs/any-installer-python.md run as written: a shell installer and pip under real faults."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ pytest_plugins = ("pytester",)
 
 pytestmark = pytest.mark.acceptance
 
-DOC = pathlib.Path(__file__).resolve().parents[3] / "docs" / "any-installer.md"
+DOC = pathlib.Path(__file__).resolve().parents[3] / "docs" / "any-installer-python.md"
 FILE_BLOCK = re.compile(r"```(?:python|sh) file=(\S+)\n(.*?)```\n", re.DOTALL)
 
 
