@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import pathlib
 import sys
 from collections.abc import Iterator
@@ -304,3 +305,21 @@ def test_disk_namespace_and_vram_shim_compose_in_one_command(manager: ChaosManag
     assert set(result.fired) == {"vram.exhaust", "disk.full"}
     assert result.outcome([]) == Outcome.FAILED_CLEAN
     assert chaos.finish() == []
+
+
+def test_routed_pip_reads_no_config_file_and_no_inherited_pip_variable(
+    manager: ChaosManager, tmp_path: pathlib.Path
+) -> None:
+    """A user pip.conf adding an index, and an inherited PIP_FIND_LINKS, do not reach a routed pip."""
+    (tmp_path / "xdg" / "pip").mkdir(parents=True)
+    (tmp_path / "xdg" / "pip" / "pip.conf").write_text("[global]\nextra-index-url = https://elsewhere.example/simple\n")
+    chaos = _handle(manager, tmp_path)
+    base = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "xdg"), "PIP_FIND_LINKS": str(tmp_path / "wheels")}
+    pip_config = [sys.executable, "-m", "pip", "config", "list"]
+    unrouted = chaos.run(pip_config, env=base, timeout_s=60)
+    assert "elsewhere.example" in unrouted.stdout_tail  # the file is real and pip reads it
+    routed = chaos.run(pip_config, env=base, index="http://127.0.0.1:9/simple/", timeout_s=60)
+    assert routed.ok, routed.stderr_tail
+    assert "elsewhere.example" not in routed.stdout_tail
+    assert "find-links" not in routed.stdout_tail
+    assert ":env:.index-url='http://127.0.0.1:9/simple/'" in routed.stdout_tail
