@@ -166,7 +166,9 @@ def test_timeout_drops_everything_then_closes(server: EmbeddedToxiproxy) -> None
     proxy.add_toxic("timeout", name="t", attributes={"timeout": 50})
     assert _download(proxy) == [(b"", None)] * _CONNECTIONS
     assert proxy.bytes_downstream == 0
-    assert proxy.triggered("t") >= 2 * _CONNECTIONS  # at least one drop and the idle close, per connection
+    # Each connection's idle close fires; a payload that reached the proxy before that close also fires its
+    # drop, but on a loaded machine the server can answer after the 50 ms, so drops are not counted on.
+    assert proxy.triggered("t") >= _CONNECTIONS
     lingering.close()
 
 

@@ -61,7 +61,8 @@ def _wait_for_partial(process: subprocess.Popen[str], models: Path, min_bytes: i
 def test_sigkill_mid_file_then_rerun_resumes(
     hub: HubServer, proxy: ProxyHandle, write_config: Callable[..., Path], tmp_path: Path
 ) -> None:
-    """Killed mid-shard, the rerun resumes from the partial; wire bytes over both runs <= 1.02x the repo."""
+    """Killed mid-shard, the rerun resumes from the partial: the bytes over both runs exceed the repo by less
+    than the partial a restart would fetch again."""
     config = write_config(f"http://{proxy.listen}")
     shard_bytes = hub.file("acme/wan-mini", SHARD).size_bytes
     total_bytes = sum(f.size_bytes for f in hub.files("acme/wan-mini").values())
@@ -75,6 +76,7 @@ def test_sigkill_mid_file_then_rerun_resumes(
         _, first_err = first.communicate(timeout=30)
     assert first.returncode == -signal.SIGKILL, first_err
     assert part.exists()
+    part_bytes = part.stat().st_size
     assert not (tmp_path / "install" / "install-manifest.json").exists()
 
     proxy.remove_toxic("bandwidth_downstream")
@@ -83,7 +85,10 @@ def test_sigkill_mid_file_then_rerun_resumes(
     assert second.returncode == 0, err
     assert json.loads(out.splitlines()[-1])["outcome"] == "recovered"
     wire = proxy.bytes_downstream
-    assert wire <= 1.02 * total_bytes, f"{wire} bytes on the wire for a {total_bytes}-byte repository"
+    # Resuming, not restarting: a restart would fetch the killed partial's bytes again (>= 400 kB). Each reset
+    # also loses what sat unread in the client's socket buffer (TCP drops it on RST), more on a loaded machine,
+    # so the bound is the partial, not a fixed ratio.
+    assert wire - total_bytes < part_bytes, f"{wire} bytes on the wire for a {total_bytes}-byte repository"
     for path, generated in hub.files("acme/wan-mini").items():
         snapshot = tmp_path / "install" / "models" / "models--acme--wan-mini" / "snapshots"
         (commit_dir,) = snapshot.iterdir()
