@@ -87,6 +87,15 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(ChaosPlugin(config, settings), _PLUGIN_NAME)
 
 
+def pytest_collect_file(parent: pytest.Collector, file_path: pathlib.Path) -> pytest.Collector | None:
+    """Scenario files (``chaos*.toml``) are collected by :mod:`chaos.scenario.collect`."""
+    if file_path.suffix != ".toml" or not file_path.name.startswith("chaos"):
+        return None
+    from chaos.scenario.collect import collect_file
+
+    return collect_file(parent, file_path)
+
+
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
     """pytest-xdist: forward the run seed to each worker (only the controller may draw a random one)."""

@@ -4,6 +4,10 @@
 
     resilience run scenarios/ --trials 5 --seed 42 -n auto --report reports/
     resilience run scenarios/ --shard 1/2 --seed 42 --report shard1/   # one of two CI jobs
+    resilience run chaos.toml --report reports/                      # a scenario file (chaos*.toml)
+
+A scenario file, or a directory holding some, is checked in full before pytest starts: a bad file stops the
+run with one line naming the file, the line, the key and the fix (exit 2).
 """
 
 from __future__ import annotations
@@ -25,7 +29,12 @@ __all__ = ["RunProgress", "build_pytest_args", "register"]
 def register(subparsers: Any) -> None:
     """Add ``run`` to the ``resilience`` parser."""
     run = subparsers.add_parser("run", help="run chaos scenarios (pytest with the chaos plugin)")
-    run.add_argument("paths", nargs="*", default=["scenarios"], help="test files or directories (default: scenarios)")
+    run.add_argument(
+        "paths",
+        nargs="*",
+        default=["scenarios"],
+        help="test files, scenario files (chaos*.toml) or directories (default: scenarios)",
+    )
     # The --chaos-* spellings are accepted too: users paste the pytest flags they see in replay commands.
     run.add_argument(
         "--trials", "--chaos-trials", type=_integer("--trials", "5"), help="trials per scenario, overriding the markers"
@@ -83,6 +92,49 @@ def _check_values(args: argparse.Namespace) -> None:
                         f"--report={args.report!r} {where}, not a directory; fix: pass e.g. --report reports"
                     )
                 break
+    _check_scenario_files(args.paths)
+
+
+def _check_writable(report: pathlib.Path, given: str) -> None:
+    """The report directory must be creatable and writable now, not found unwritable after every trial ran."""
+    from chaos.errors import ChaosError
+
+    try:
+        report.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise ChaosError(f"--report={given!r} cannot be created ({reason}); fix: pass a writable directory") from None
+    if not os.access(report, os.W_OK | os.X_OK):
+        raise ChaosError(f"--report={given!r} is not writable; fix: pass a writable directory, e.g. --report reports")
+
+
+def scenario_files(paths: list[str]) -> list[pathlib.Path]:
+    """The scenario files (``chaos*.toml``) among ``paths`` and under its directories (hidden dirs skipped)."""
+    from chaos.scenario import is_scenario_file
+
+    found: list[pathlib.Path] = []
+    for given in paths:
+        path = pathlib.Path(given.split("::", 1)[0])
+        if path.is_file() and is_scenario_file(path):
+            found.append(path)
+        elif path.is_dir():
+            for root, dirs, files in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in ("node_modules", "__pycache__"))
+                found.extend(pathlib.Path(root, name) for name in sorted(files) if is_scenario_file(pathlib.Path(name)))
+    return found
+
+
+def _check_scenario_files(paths: list[str]) -> None:
+    """Load every scenario file the run would collect: a bad one is one line (ScenarioError) before any trial."""
+    files = scenario_files(paths)
+    if not files:
+        return
+    from chaos.manager import ChaosManager
+    from chaos.scenario import load_scenario
+
+    manager = ChaosManager.build()
+    for path in files:
+        load_scenario(path, manager=manager)
 
 
 def build_pytest_args(args: argparse.Namespace) -> list[str]:
@@ -242,6 +294,8 @@ def _run(args: argparse.Namespace) -> int:
     import pytest
 
     pytest_args = build_pytest_args(args)
+    if args.report:
+        _check_writable(pathlib.Path(args.report), args.report)
     plugins: list[object] = []
     progress = None
     if not args.no_progress and sys.stderr.isatty():

@@ -1,0 +1,187 @@
+"""pytest collection of scenario files: each ``chaos*.toml`` becomes one item per (matrix entry, trial).
+
+The chaos plugin hands ``pytest_collect_file`` here. A file's items are ``chaos.toml::<entry id>[trial<N>]``;
+the scenario id of a row is ``chaos.toml::<entry id>``. Each item carries the chaos marker with the file's
+verdict keys (the entry's override them), so the trials aggregate, gate and report like those of a marked test.
+
+One trial: the served hub and index are started once per file for the session, each behind a proxy of the
+session's ``chaos_proxy`` (network faults act on those proxies), the entry's faults are armed together in
+the file's order, the command runs once through :meth:`chaos.Chaos.run` (plus the rerun rule), and its outcome
+follows from the exit status and the file's steady-state checks (:meth:`chaos.Chaos.settle`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from chaos.scenario.model import MatrixEntry, ScenarioError, ScenarioFile, is_scenario_file
+
+if TYPE_CHECKING:
+    from chaos.inject import Chaos
+    from chaos.pytest_plugin import ChaosPlugin
+
+__all__ = ["ScenarioFileNode", "collect_file"]
+
+_TARGETS_KEY = pytest.StashKey["_Targets"]()
+
+
+def collect_file(parent: pytest.Collector, file_path: Path) -> ScenarioFileNode | None:
+    """The collector of ``file_path`` when it is a scenario file (``chaos*.toml``), else None."""
+    if not is_scenario_file(file_path):
+        return None
+    node: ScenarioFileNode = ScenarioFileNode.from_parent(parent, path=file_path)
+    return node
+
+
+class ScenarioFileNode(pytest.File):
+    """A ``chaos*.toml`` file: loaded and validated in full at collection, before any trial runs."""
+
+    def collect(self) -> Iterator[pytest.Item]:
+        from chaos.pytest_plugin import _session_plugin
+        from chaos.scenario.loader import load_scenario
+
+        plugin = _session_plugin(self.config)
+        scenario = load_scenario(self.path, manager=plugin.manager)
+        for entry in scenario.matrix:
+            thresholds = scenario.entry_thresholds(entry)
+            count = plugin.settings.trials or int(thresholds.get("trials", _default_trials()))
+            for index in range(count):
+                item = pytest.Function.from_parent(
+                    self, name=f"{entry.id}[trial{index}]", callobj=_trial_body(scenario, entry)
+                )
+                item.chaos_trial_index = index  # type: ignore[attr-defined]  # read by chaos.pytest_plugin.trial_index
+                item.add_marker(pytest.mark.chaos(**thresholds))
+                yield item
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        """A bad scenario file is one line, not a traceback."""
+        if isinstance(excinfo.value, ScenarioError):
+            return str(excinfo.value)
+        return str(super().repr_failure(excinfo, style=style))
+
+
+def _default_trials() -> int:
+    from chaos.trials import DEFAULT_TRIALS
+
+    return DEFAULT_TRIALS
+
+
+def _trial_body(scenario: ScenarioFile, entry: MatrixEntry) -> Callable[..., None]:
+    def scenario_trial(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> None:
+        run_trial(request, tmp_path_factory, scenario, entry)
+
+    scenario_trial.__doc__ = f"{scenario.path.name}: {' + '.join(step.name for step in entry.faults)}"
+    return scenario_trial
+
+
+class _Targets:
+    """The hubs and indexes of the session's scenario files, each behind a proxy of ``chaos_proxy``."""
+
+    def __init__(self) -> None:
+        self.stack = contextlib.ExitStack()
+        self.proxies: dict[tuple[str, str], str] = {}
+        self.hubs: dict[str, Any] = {}
+
+    def proxy(self, request: pytest.FixtureRequest, scenario: ScenarioFile, kind: str) -> str:
+        """The name of the proxy in front of ``scenario``'s hub or index, started on first use."""
+        key = (str(scenario.path), kind)
+        if key in self.proxies:
+            return self.proxies[key]
+        factory: pytest.TempPathFactory = request.getfixturevalue("tmp_path_factory")
+        if kind == "hub":
+            from chaos.targets import HubServer
+
+            server: Any = self.stack.enter_context(HubServer(scenario.hub, root=factory.mktemp("chaos-hub")))
+            self.hubs[str(scenario.path)] = server
+            upstream = f"127.0.0.1:{server.port}"
+        else:
+            from chaos.targets import PackageIndex
+
+            server = self.stack.enter_context(PackageIndex(scenario.index, root=factory.mktemp("chaos-index")))
+            upstream = server.url.split("//", 1)[1].split("/", 1)[0]
+        name = f"{kind}-{len(self.proxies) + 1}"
+        request.getfixturevalue("chaos_proxy").create_proxy(name, upstream=upstream, listen="127.0.0.1:0")
+        self.proxies[key] = name
+        return name
+
+
+def _targets(config: pytest.Config) -> _Targets:
+    if _TARGETS_KEY not in config.stash:
+        targets = _Targets()
+        config.stash[_TARGETS_KEY] = targets
+        config.add_cleanup(targets.stack.close)
+    return config.stash[_TARGETS_KEY]
+
+
+def run_trial(
+    request: pytest.FixtureRequest, factory: pytest.TempPathFactory, scenario: ScenarioFile, entry: MatrixEntry
+) -> None:
+    """One trial of ``entry``: arm its faults, run the command, settle the outcome from the checks."""
+    from chaos.pytest_plugin import _session_plugin
+
+    plugin: ChaosPlugin = _session_plugin(request.config)
+    chaos = plugin.open_handle(request.node, factory, lambda: request.getfixturevalue("chaos_proxy"))
+    targets = _targets(request.config)
+    proxies = {kind: targets.proxy(request, scenario, kind) for kind in ("hub", "index") if getattr(scenario, kind)}
+    values = {"workdir": str(chaos.workdir), "scenario_dir": str(scenario.directory), "python": sys.executable}
+    if "hub" in proxies:
+        values["hub_url"] = chaos.route(hub=proxies["hub"], env={})["HF_ENDPOINT"]
+    if "index" in proxies:
+        values["index_url"] = chaos.route(index=proxies["index"], env={})["PIP_INDEX_URL"]
+
+    def fill(text: str) -> str:
+        return text.format_map(values)
+
+    leftovers = [Path(fill(path)) for path in scenario.leftovers]
+    for root in leftovers:
+        root.mkdir(parents=True, exist_ok=True)  # faults with a path (disk.full, file.corrupt) need it to exist
+        chaos.watch(root, ignore=scenario.ignore)
+    facts: dict[str, Any] = {"kind": "subprocess"}
+    if leftovers:
+        facts["root"] = str(leftovers[0])
+    if isinstance(scenario.command, str):
+        argv = ["/bin/sh", "-c", fill(scenario.command)]
+    else:
+        argv = [fill(arg) for arg in scenario.command]
+    env = {**os.environ, **{key: fill(value) for key, value in scenario.env.items()}}
+    cwd = Path(fill(scenario.cwd))
+    cwd.mkdir(parents=True, exist_ok=True)
+    chaos.note("scenario", file=str(scenario.path), entry=entry.id, argv=argv, faults=[s.name for s in entry.faults])
+    with contextlib.ExitStack() as armed:
+        for step in entry.faults:
+            params = {key: fill(value) if isinstance(value, str) else value for key, value in step.params.items()}
+            proxy = proxies[step.proxy] if step.proxy is not None else None
+            armed.enter_context(chaos.inject(step.name, proxy=proxy, target=dict(facts), **params))
+        result = chaos.run(
+            argv,
+            env=env,
+            cwd=cwd,
+            timeout_s=scenario.timeout_s,
+            hub=proxies.get("hub"),
+            index=proxies.get("index"),
+            rerun=scenario.rerun,
+        )
+    chaos.settle(result, _problems(chaos, scenario, targets, fill))
+
+
+def _problems(chaos: Chaos, scenario: ScenarioFile, targets: _Targets, fill: Callable[[str], str]) -> list[str]:
+    """What the file's hf_cache and pip checks find after the command."""
+    import chaos as package
+
+    problems: list[str] = []
+    hub = targets.hubs.get(str(scenario.path))
+    for cache in scenario.hf_cache:
+        found = package.verify_hf_cache(Path(fill(cache.path)), repos=list(cache.repos), hub=hub)
+        problems.extend(f"hf_cache {fill(cache.path)}: {problem}" for problem in found)
+    for pip in scenario.pip:
+        found = package.verify_pip(Path(fill(pip.target)), list(pip.requirements))
+        problems.extend(f"pip {fill(pip.target)}: {problem}" for problem in found)
+    chaos.note("scenario.verify", problems=problems)
+    return problems
