@@ -15,6 +15,8 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,6 +26,7 @@ import pytest
 from chaos.scenario.model import MatrixEntry, ScenarioError, ScenarioFile, is_scenario_file
 
 if TYPE_CHECKING:
+    from chaos.command import CommandResult
     from chaos.inject import Chaos
     from chaos.pytest_plugin import ChaosPlugin
 
@@ -150,16 +153,16 @@ def run_trial(
         argv = ["/bin/sh", "-c", fill(scenario.command)]
     else:
         argv = [fill(arg) for arg in scenario.command]
-    env = {**os.environ, **{key: fill(value) for key, value in scenario.env.items()}}
+    env = dict(os.environ)
+    # The harness's interpreter directory first, as an activated venv would: `hf`, `pip` are the ones beside it.
+    env["PATH"] = os.pathsep.join(part for part in (str(Path(sys.executable).parent), env.get("PATH", "")) if part)
+    env.update({key: fill(value) for key, value in scenario.env.items()})
     cwd = Path(fill(scenario.cwd))
     cwd.mkdir(parents=True, exist_ok=True)
     chaos.note("scenario", file=str(scenario.path), entry=entry.id, argv=argv, faults=[s.name for s in entry.faults])
-    with contextlib.ExitStack() as armed:
-        for step in entry.faults:
-            params = {key: fill(value) if isinstance(value, str) else value for key, value in step.params.items()}
-            proxy = proxies[step.proxy] if step.proxy is not None else None
-            armed.enter_context(chaos.inject(step.name, proxy=proxy, target=dict(facts), **params))
-        result = chaos.run(
+
+    def run() -> CommandResult:
+        return chaos.run(
             argv,
             env=env,
             cwd=cwd,
@@ -168,7 +171,44 @@ def run_trial(
             index=proxies.get("index"),
             rerun=scenario.rerun,
         )
+
+    with contextlib.ExitStack() as armed:
+        timed: list[tuple[float, contextlib.ExitStack]] = []
+        for step in entry.faults:
+            params = {key: fill(value) if isinstance(value, str) else value for key, value in step.params.items()}
+            proxy = proxies[step.proxy] if step.proxy is not None else None
+            one = armed.enter_context(contextlib.ExitStack())  # exited early when the step is timed
+            one.enter_context(chaos.inject(step.name, proxy=proxy, target=dict(facts), **params))
+            if step.for_s is not None:
+                timed.append((step.for_s, one))
+        result = _run_reverting(run, timed) if timed else run()
     chaos.settle(result, _problems(chaos, scenario, targets, fill))
+
+
+def _run_reverting(run: Callable[[], CommandResult], timed: list[tuple[float, contextlib.ExitStack]]) -> CommandResult:
+    """``run()`` in a worker thread while each timed fault is reverted ``for_s`` seconds after the start."""
+    box: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            box["result"] = run()
+        except BaseException as error:  # noqa: BLE001  # re-raised in the trial's thread below
+            box["error"] = error
+
+    worker = threading.Thread(target=work, name="chaos-scenario-run", daemon=True)
+    started = time.monotonic()
+    worker.start()
+    pending = sorted(timed, key=lambda pair: pair[0])
+    # Real time on purpose: the revert races a real command, not the harness clock.
+    while worker.is_alive():
+        while pending and time.monotonic() - started >= pending[0][0]:
+            pending.pop(0)[1].close()
+        worker.join(0.01)
+    worker.join()
+    if "error" in box:
+        raise box["error"]
+    result: CommandResult = box["result"]
+    return result
 
 
 def _problems(chaos: Chaos, scenario: ScenarioFile, targets: _Targets, fill: Callable[[str], str]) -> list[str]:

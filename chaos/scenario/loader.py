@@ -66,8 +66,8 @@ _TOP_KEYS = frozenset(
     {"name", "description", "command", "shell", "cwd", "env", "timeout_s", "hub", "index", "matrix", "verify"}
     | {"rerun", *THRESHOLD_KEYS}
 )
-_ENTRY_KEYS = frozenset({"id", "fault", "params", "proxy", "faults", *THRESHOLD_KEYS})
-_STEP_KEYS = frozenset({"fault", "params", "proxy"})
+_ENTRY_KEYS = frozenset({"id", "fault", "params", "proxy", "for_s", "faults", *THRESHOLD_KEYS})
+_STEP_KEYS = frozenset({"fault", "params", "proxy", "for_s"})
 _VERIFY_KEYS = frozenset({"leftovers", "ignore", "hf_cache", "pip"})
 _PROXIES = ("hub", "index")
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,79}$")
@@ -389,7 +389,12 @@ class _Loader:
                 raise self.fail((*path, "proxy"), message)
         elif proxy is not None:
             raise self.fail((*path, "proxy"), f"{key_name(path)}.proxy: {name} uses no proxy; fix: remove proxy")
-        return FaultStep(name=name, params=dict(params), proxy=proxy)
+        for_s = table.get("for_s")
+        if for_s is not None:
+            for_s = self.number(
+                for_s, (*path, "for_s"), 0.0, _MAX_TIMEOUT_S, "for_s = 1.0 (the link returns after 1 s)"
+            )
+        return FaultStep(name=name, params=dict(params), proxy=proxy, for_s=for_s)
 
     def hf_cache(self, value: object) -> tuple[HfCacheCheck, ...]:
         path: tuple[str | int, ...] = ("verify", "hf_cache")

@@ -40,11 +40,13 @@ class ScenarioError(ChaosError):
 
 @dataclass(frozen=True, slots=True)
 class FaultStep:
-    """One fault of a matrix entry: its registered name, its parameters and the proxy a network fault acts on."""
+    """One fault of a matrix entry: its registered name, its parameters, the proxy a network fault acts on, and
+    ``for_s``: revert it that many seconds into the run (the link comes back); None: armed for the whole run."""
 
     name: str
     params: Mapping[str, Any]
     proxy: str | None = None
+    for_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
