@@ -54,7 +54,7 @@ class ScenarioFileNode(pytest.File):
         scenario = load_scenario(self.path, manager=plugin.manager)
         for entry in scenario.matrix:
             thresholds = scenario.entry_thresholds(entry)
-            count = plugin.settings.trials or int(thresholds.get("trials", _default_trials()))
+            count = _item_count(plugin, thresholds)
             for index in range(count):
                 item = pytest.Function.from_parent(
                     self, name=f"{entry.id}[trial{index}]", callobj=_trial_body(scenario, entry)
@@ -70,10 +70,20 @@ class ScenarioFileNode(pytest.File):
         return str(super().repr_failure(excinfo, style=style))
 
 
-def _default_trials() -> int:
-    from chaos.trials import DEFAULT_TRIALS
+def _item_count(plugin: ChaosPlugin, thresholds: dict[str, Any]) -> int:
+    """How many trial items an entry gets: --chaos-trials, its ``trials``, or what the verdict rule plans."""
+    from chaos import trials
 
-    return DEFAULT_TRIALS
+    if plugin.settings.trials:
+        return int(plugin.settings.trials)
+    count = thresholds.get("trials", trials.DEFAULT_TRIALS)
+    if isinstance(count, int):
+        return count
+    settings_of = getattr(trials, "scenario_settings", None)  # trials="auto": the sequential rule's plan
+    planned = getattr(trials, "planned_items", None)
+    if settings_of is not None and planned is not None:
+        return int(planned(settings_of(thresholds, "")))
+    return int(trials.DEFAULT_TRIALS)
 
 
 def _trial_body(scenario: ScenarioFile, entry: MatrixEntry) -> Callable[..., None]:

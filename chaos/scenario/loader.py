@@ -78,20 +78,25 @@ _MAX_TIMEOUT_S = 3600.0
 def marker_problem(values: Mapping[str, Any]) -> tuple[str, str] | None:
     """What the chaos marker's own validation says about ``chaos(**values)``: (key, message) or None.
 
-    The marker owns the verdict keys (which exist, their ranges); a scenario file gets the same answer before
-    any trial runs.
+    The marker owns the verdict keys (which exist, their ranges): ``chaos.trials.scenario_settings`` where the
+    harness has it, else the plugin's marker check. A scenario file gets the same answer before any trial runs.
     """
     import pytest
 
-    from chaos import pytest_plugin
+    from chaos import pytest_plugin, trials
 
-    mark = pytest.mark.chaos(**values).mark
+    validate = getattr(trials, "scenario_settings", None)
     try:
-        pytest_plugin._marker_values(mark, "")  # the marker's validator: one source of truth
-    except pytest.fail.Exception as error:
-        message = str(error.msg).removeprefix(": ")
-        match = re.search(r"chaos\((\w+)=", message)
-        return (match[1] if match else next(iter(values))), message
+        if validate is not None:
+            validate(dict(values), "")
+        else:
+            check = getattr(pytest_plugin, "_marker_values", None)
+            if check is not None:
+                check(pytest.mark.chaos(**values).mark, "")
+    except (ChaosError, ValueError, pytest.fail.Exception) as error:
+        text = str(getattr(error, "msg", None) or error).removeprefix(": ")
+        match = re.search(r"(?:chaos\()?(\w+)=", text)
+        return (match[1] if match else next(iter(values))), text
     return None
 
 
