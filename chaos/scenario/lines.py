@@ -13,8 +13,12 @@ _TABLE_HEADER = re.compile(r"^\[\s*([^\]]+?)\s*\]")
 _KEY_LINE = re.compile(r"""^((?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*')(?:\s*\.\s*(?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*'))*)\s*=""")
 
 
+_SEGMENT = re.compile(r"\"[^\"]*\"|'[^']*'|[^.\s]+")
+
+
 def _dotted(text: str) -> list[str]:
-    return [part.strip().strip("\"'") for part in text.split(".")]
+    """The segments of a dotted TOML key; a quoted segment keeps its dots."""
+    return [part.strip("\"'") for part in _SEGMENT.findall(text)]
 
 
 def key_lines(text: str) -> dict[tuple[str | int, ...], int]:
