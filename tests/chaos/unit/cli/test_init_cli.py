@@ -49,7 +49,8 @@ def test_init_rejects_a_bad_out_with_one_line(
     monkeypatch.chdir(tmp_path)
     assert main(["init", "--out", out]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and says in err
+    assert err.count("\n") == 1
+    assert says in err
     assert list(tmp_path.iterdir()) == []
 
 
