@@ -28,11 +28,19 @@ from chaos.scenario.model import MatrixEntry, ScenarioError, ScenarioFile, is_sc
 if TYPE_CHECKING:
     from chaos.command import CommandResult
     from chaos.inject import Chaos
-    from chaos.pytest_plugin import ChaosPlugin
 
 __all__ = ["ScenarioFileNode", "collect_file"]
 
 _TARGETS_KEY = pytest.StashKey["_Targets"]()
+_PLUGIN_NAME = "chaos-session"  # the name chaos.pytest_plugin registers its session plugin under
+
+
+def _session_plugin(config: pytest.Config) -> Any:
+    """The chaos session plugin (looked up by name: this module is imported by the plugin, not the reverse)."""
+    plugin = config.pluginmanager.get_plugin(_PLUGIN_NAME)
+    if plugin is None:
+        raise pytest.UsageError("the chaos plugin is not configured; fix: do not pass -p no:chaos")
+    return plugin
 
 
 def collect_file(parent: pytest.Collector, file_path: Path) -> ScenarioFileNode | None:
@@ -47,7 +55,6 @@ class ScenarioFileNode(pytest.File):
     """A ``chaos*.toml`` file: loaded and validated in full at collection, before any trial runs."""
 
     def collect(self) -> Iterator[pytest.Item]:
-        from chaos.pytest_plugin import _session_plugin
         from chaos.scenario.loader import load_scenario
 
         plugin = _session_plugin(self.config)
@@ -70,7 +77,7 @@ class ScenarioFileNode(pytest.File):
         return str(super().repr_failure(excinfo, style=style))
 
 
-def _item_count(plugin: ChaosPlugin, thresholds: dict[str, Any]) -> int:
+def _item_count(plugin: Any, thresholds: dict[str, Any]) -> int:
     """How many trial items an entry gets: --chaos-trials, its ``trials``, or what the verdict rule plans."""
     from chaos import trials
 
@@ -108,7 +115,7 @@ class _Targets:
         if key in self.proxies:
             return self.proxies[key]
         factory: pytest.TempPathFactory = request.getfixturevalue("tmp_path_factory")
-        if kind == "hub":
+        if kind == "hub" and scenario.hub is not None:
             from chaos.targets import HubServer
 
             server: Any = self.stack.enter_context(HubServer(scenario.hub, root=factory.mktemp("chaos-hub")))
@@ -137,9 +144,7 @@ def run_trial(
     request: pytest.FixtureRequest, factory: pytest.TempPathFactory, scenario: ScenarioFile, entry: MatrixEntry
 ) -> None:
     """One trial of ``entry``: arm its faults, run the command, settle the outcome from the checks."""
-    from chaos.pytest_plugin import _session_plugin
-
-    plugin: ChaosPlugin = _session_plugin(request.config)
+    plugin = _session_plugin(request.config)
     chaos = plugin.open_handle(request.node, factory, lambda: request.getfixturevalue("chaos_proxy"))
     targets = _targets(request.config)
     proxies = {kind: targets.proxy(request, scenario, kind) for kind in ("hub", "index") if getattr(scenario, kind)}

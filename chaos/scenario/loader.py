@@ -76,27 +76,39 @@ _MAX_TIMEOUT_S = 3600.0
 
 
 def marker_problem(values: Mapping[str, Any]) -> tuple[str, str] | None:
-    """What the chaos marker's own validation says about ``chaos(**values)``: (key, message) or None.
+    """What the verdict rules say about a scenario's verdict keys: (key, message) or None.
 
-    The marker owns the verdict keys (which exist, their ranges): ``chaos.trials.scenario_settings`` where the
-    harness has it, else the plugin's marker check. A scenario file gets the same answer before any trial runs.
+    ``chaos.trials.scenario_settings`` validates them where the harness has it (the marker's own check, so a file
+    and a marker get the same answer); otherwise the keys the marker takes today are checked here.
     """
-    import pytest
-
-    from chaos import pytest_plugin, trials
+    from chaos import trials
 
     validate = getattr(trials, "scenario_settings", None)
-    try:
-        if validate is not None:
+    if validate is not None:
+        try:
             validate(dict(values), "")
-        else:
-            check = getattr(pytest_plugin, "_marker_values", None)
-            if check is not None:
-                check(pytest.mark.chaos(**values).mark, "")
-    except (ChaosError, ValueError, pytest.fail.Exception) as error:
-        text = str(getattr(error, "msg", None) or error).removeprefix(": ")
-        match = re.search(r"(?:chaos\()?(\w+)=", text)
-        return (match[1] if match else next(iter(values))), text
+        except (ChaosError, ValueError) as error:
+            text = str(error).removeprefix(": ")
+            match = re.match(r"(\w+)=", text)
+            return (match[1] if match else next(iter(values))), text
+        return None
+    for key, value in values.items():
+        problem = _basic_threshold_problem(key, value)
+        if problem is not None:
+            return key, problem
+    return None
+
+
+def _basic_threshold_problem(key: str, value: object) -> str | None:
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if key == "trials" and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+        return f"trials={value!r} must be an integer >= 1; fix: e.g. trials = 3"
+    if key == "min_recovery_rate" and not (number and 0 <= value <= 1):  # type: ignore[operator]
+        return f"min_recovery_rate={value!r} must be a number in 0..1; fix: e.g. min_recovery_rate = 0.95"
+    if key == "confidence" and not (number and 0 < value < 1):  # type: ignore[operator]
+        return f"confidence={value!r} must be a number in (0, 1); fix: e.g. confidence = 0.95"
+    if key not in ("trials", "min_recovery_rate", "confidence"):
+        return f"{key}={value!r} is not supported by this version's verdict rules; fix: remove it"
     return None
 
 
@@ -273,7 +285,8 @@ class _Loader:
         problem = marker_problem(values)
         if problem is not None:
             key, message = problem
-            raise self.fail((*path, key), f"{key_name((*path, key))}: {message}")
+            where = f"{key_name(path)}." if path else ""
+            raise self.fail((*path, key), f"{where}{message}")
         return values
 
     def hub(self, table: object) -> HubSpec:
