@@ -228,15 +228,12 @@ def _run_reverting(run: Callable[[], CommandResult], timed: list[tuple[float, co
 
 def _problems(chaos: Chaos, scenario: ScenarioFile, targets: _Targets, fill: Callable[[str], str]) -> list[str]:
     """What the file's hf_cache and pip checks find after the command."""
-    import chaos as package
-
     problems: list[str] = []
     hub = targets.hubs.get(str(scenario.path))
     for cache in scenario.hf_cache:
-        found = package.verify_hf_cache(Path(fill(cache.path)), repos=list(cache.repos), hub=hub)
+        found = chaos.verify_hf_cache(Path(fill(cache.path)), repos=list(cache.repos), hub=hub)
         problems.extend(f"hf_cache {fill(cache.path)}: {problem}" for problem in found)
     for pip in scenario.pip:
-        found = package.verify_pip(Path(fill(pip.target)), list(pip.requirements))
+        found = chaos.verify_pip(Path(fill(pip.target)), list(pip.requirements))
         problems.extend(f"pip {fill(pip.target)}: {problem}" for problem in found)
-    chaos.note("scenario.verify", problems=problems)
     return problems

@@ -417,9 +417,10 @@ class _Loader:
     def hf_cache(self, value: object) -> tuple[HfCacheCheck, ...]:
         path: tuple[str | int, ...] = ("verify", "hf_cache")
         checks = []
-        for number, raw in enumerate(
-            self.table_list(value, path, '[{ path = "{workdir}/model", repos = ["org/name"] }]')
-        ):
+        tables = self.table_list(value, path, '[{ path = "{workdir}/model", repos = ["org/name"] }]')
+        if tables and self.hub_spec is None:
+            raise self.fail(path, "verify.hf_cache checks against the served hub, and there is none; fix: add [hub]")
+        for number, raw in enumerate(tables):
             table = self.keys(raw, frozenset({"path", "repos"}), (*path, number))
             where = (*path, number)
             location = self.text(table.get("path"), (*where, "path"), 'path = "{workdir}/model"')
