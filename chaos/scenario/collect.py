@@ -197,7 +197,7 @@ def run_trial(
             if step.for_s is not None:
                 timed.append((step.for_s, one))
         result = _run_reverting(run, timed) if timed else run()
-    chaos.settle(result, _problems(chaos, scenario, targets, fill))
+    chaos.settle(result, _problems(chaos, scenario, targets, fill, required=result.ok))
 
 
 def _run_reverting(run: Callable[[], CommandResult], timed: list[tuple[float, contextlib.ExitStack]]) -> CommandResult:
@@ -226,14 +226,29 @@ def _run_reverting(run: Callable[[], CommandResult], timed: list[tuple[float, co
     return result
 
 
-def _problems(chaos: Chaos, scenario: ScenarioFile, targets: _Targets, fill: Callable[[str], str]) -> list[str]:
-    """What the file's hf_cache and pip checks find after the command."""
+def _problems(
+    chaos: Chaos, scenario: ScenarioFile, targets: _Targets, fill: Callable[[str], str], *, required: bool
+) -> list[str]:
+    """What the file's checks find after the command.
+
+    After a run that succeeded every file and requirement must be there (``required``); after a failed one only
+    damage counts (files with other bytes, unfinished downloads, held locks, broken RECORDs): nothing at all is
+    what a clean failure leaves.
+    """
+    from chaos.scenario.checks import plain_files_problems
+
     problems: list[str] = []
     hub = targets.hubs.get(str(scenario.path))
     for cache in scenario.hf_cache:
-        found = chaos.verify_hf_cache(Path(fill(cache.path)), repos=list(cache.repos), hub=hub)
-        problems.extend(f"hf_cache {fill(cache.path)}: {problem}" for problem in found)
+        location = fill(cache.path)
+        found = chaos.verify_hf_cache(Path(location), repos=list(cache.repos), hub=hub, files=None if required else [])
+        problems.extend(f"hf_cache {location}: {problem}" for problem in found)
+    for files in scenario.files:
+        location = fill(files.path)
+        found = plain_files_problems(Path(location), hub, files.repo, files.revision, required=required)
+        problems.extend(f"files {location}: {problem}" for problem in found)
     for pip in scenario.pip:
-        found = chaos.verify_pip(Path(fill(pip.target)), list(pip.requirements))
-        problems.extend(f"pip {fill(pip.target)}: {problem}" for problem in found)
+        location = fill(pip.target)
+        found = chaos.verify_pip(Path(location), list(pip.requirements) if required else [])
+        problems.extend(f"pip {location}: {problem}" for problem in found)
     return problems
