@@ -29,9 +29,10 @@ if TYPE_CHECKING:
     from chaos.command import CommandResult
     from chaos.inject import Chaos
 
-__all__ = ["ScenarioFileNode", "collect_file"]
+__all__ = ["ScenarioFileNode", "ScenarioTrial", "collect_file"]
 
 _TARGETS_KEY = pytest.StashKey["_Targets"]()
+_SHOWN_STDERR_LINES = 8
 _PLUGIN_NAME = "chaos-session"  # the name chaos.pytest_plugin registers its session plugin under
 
 
@@ -63,7 +64,7 @@ class ScenarioFileNode(pytest.File):
             thresholds = scenario.entry_thresholds(entry)
             count = _item_count(plugin, thresholds)
             for index in range(count):
-                item = pytest.Function.from_parent(
+                item = ScenarioTrial.from_parent(
                     self, name=f"{entry.id}[trial{index}]", callobj=_trial_body(scenario, entry)
                 )
                 item.chaos_trial_index = index  # type: ignore[attr-defined]  # read by chaos.pytest_plugin.trial_index
@@ -75,6 +76,20 @@ class ScenarioFileNode(pytest.File):
         if isinstance(excinfo.value, ScenarioError):
             return str(excinfo.value)
         return str(super().repr_failure(excinfo, style=style))
+
+
+class ScenarioTrial(pytest.Function):
+    """One trial of one matrix entry; a command that did not recover reports its message and stderr tail."""
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        result = getattr(excinfo.value, "result", None)  # chaos.command.CommandFailed carries the command's result
+        if result is None:
+            return super().repr_failure(excinfo, style=style)
+        lines = [str(excinfo.value)]
+        tail = [line for line in str(result.stderr_tail).splitlines() if line.strip()][-_SHOWN_STDERR_LINES:]
+        if tail:
+            lines += ["stderr (last lines):", *(f"  {line}" for line in tail)]
+        return "\n".join(lines)
 
 
 def _item_count(plugin: Any, thresholds: dict[str, Any]) -> int:
