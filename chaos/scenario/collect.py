@@ -81,6 +81,10 @@ class ScenarioFileNode(pytest.File):
 class ScenarioTrial(pytest.Function):
     """One trial of one matrix entry; a command that did not recover reports its message and stderr tail."""
 
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        """The scenario file and the entry's trial, not the harness function that runs it."""
+        return self.path, None, self.name
+
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         result = getattr(excinfo.value, "result", None)  # chaos.command.CommandFailed carries the command's result
         if result is None:
