@@ -79,3 +79,18 @@ def test_run_refuses_a_report_dir_it_cannot_create(
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert err.startswith("resilience run: error: --report='/proc/x' cannot be created (")
+
+
+def test_make_run_collects_the_third_party_set() -> None:
+    """`resilience run scenarios` (make run) finds every chaos*.toml of scenarios/third_party, and nothing else."""
+    from chaos.cli.run import scenario_files
+
+    root = pathlib.Path(__file__).resolve().parents[4]
+    found = [path.relative_to(root).as_posix() for path in scenario_files([str(root / "scenarios")])]
+    assert found == [
+        "scenarios/third_party/chaos_curl.toml",
+        "scenarios/third_party/chaos_hf_download.toml",
+        "scenarios/third_party/chaos_pip_install.toml",
+        "scenarios/third_party/chaos_reference.toml",
+        "scenarios/third_party/chaos_snapshot_download.toml",
+    ]
