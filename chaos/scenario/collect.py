@@ -71,11 +71,11 @@ class ScenarioFileNode(pytest.File):
                 item.add_marker(pytest.mark.chaos(**thresholds))
                 yield item
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> Any:  # type: ignore[override]  # pytest's own signature, narrowed result
         """A bad scenario file is one line, not a traceback."""
         if isinstance(excinfo.value, ScenarioError):
             return str(excinfo.value)
-        return str(super().repr_failure(excinfo, style=style))
+        return super().repr_failure(excinfo)
 
 
 class ScenarioTrial(pytest.Function):
@@ -85,10 +85,10 @@ class ScenarioTrial(pytest.Function):
         """The scenario file and the entry's trial, not the harness function that runs it."""
         return self.path, None, self.name
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> Any:  # type: ignore[override]  # see above
         result = getattr(excinfo.value, "result", None)  # chaos.command.CommandFailed carries the command's result
         if result is None:
-            return super().repr_failure(excinfo, style=style)
+            return super().repr_failure(excinfo)
         lines = [str(excinfo.value)]
         tail = [line for line in str(result.stderr_tail).splitlines() if line.strip()][-_SHOWN_STDERR_LINES:]
         if tail:
@@ -164,7 +164,7 @@ def run_trial(
 ) -> None:
     """One trial of ``entry``: arm its faults, run the command, settle the outcome from the checks."""
     plugin = _session_plugin(request.config)
-    chaos = plugin.open_handle(request.node, factory, lambda: request.getfixturevalue("chaos_proxy"))
+    chaos: Chaos = plugin.open_handle(request.node, factory, lambda: request.getfixturevalue("chaos_proxy"))
     targets = _targets(request.config)
     proxies = {kind: targets.proxy(request, scenario, kind) for kind in ("hub", "index") if getattr(scenario, kind)}
     values = {"workdir": str(chaos.workdir), "scenario_dir": str(scenario.directory), "python": sys.executable}
@@ -180,7 +180,8 @@ def run_trial(
     for root in leftovers:
         root.mkdir(parents=True, exist_ok=True)  # faults with a path (disk.full, file.corrupt) need it to exist
         chaos.watch(root, ignore=scenario.ignore)
-    facts: dict[str, Any] = {"kind": "subprocess"}
+    chaos.target_kind = "subprocess"  # disk.full picks a mount namespace around the command
+    facts: dict[str, Any] = {}
     if leftovers:
         facts["root"] = str(leftovers[0])
     if isinstance(scenario.command, str):
@@ -254,18 +255,12 @@ def _problems(
     damage counts (files with other bytes, unfinished downloads, held locks, broken RECORDs): nothing at all is
     what a clean failure leaves.
     """
-    from chaos.scenario.checks import plain_files_problems
-
     problems: list[str] = []
-    hub = targets.hubs.get(str(scenario.path))
     for cache in scenario.hf_cache:
+        hub = targets.hubs[str(scenario.path)]  # the loader refuses hf_cache checks without [hub]
         location = fill(cache.path)
         found = chaos.verify_hf_cache(Path(location), repos=list(cache.repos), hub=hub, files=None if required else [])
         problems.extend(f"hf_cache {location}: {problem}" for problem in found)
-    for files in scenario.files:
-        location = fill(files.path)
-        found = plain_files_problems(Path(location), hub, files.repo, files.revision, required=required)
-        problems.extend(f"files {location}: {problem}" for problem in found)
     for pip in scenario.pip:
         location = fill(pip.target)
         found = chaos.verify_pip(Path(location), list(pip.requirements) if required else [])

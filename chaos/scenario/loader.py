@@ -47,7 +47,6 @@ from chaos.scenario.model import (
     RERUN_RULES,
     THRESHOLD_KEYS,
     FaultStep,
-    FilesCheck,
     HfCacheCheck,
     MatrixEntry,
     PipCheck,
@@ -69,7 +68,7 @@ _TOP_KEYS = frozenset(
 )
 _ENTRY_KEYS = frozenset({"id", "fault", "params", "proxy", "for_s", "faults", *THRESHOLD_KEYS})
 _STEP_KEYS = frozenset({"fault", "params", "proxy", "for_s"})
-_VERIFY_KEYS = frozenset({"leftovers", "ignore", "hf_cache", "files", "pip"})
+_VERIFY_KEYS = frozenset({"leftovers", "ignore", "hf_cache", "pip"})
 _PROXIES = ("hub", "index")
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,79}$")
 _MAX_SCENARIO_BYTES = 1 << 20
@@ -247,7 +246,6 @@ class _Loader:
             leftovers=self.string_list(verify.get("leftovers", []), ("verify", "leftovers"), '["{workdir}/model"]'),
             ignore=self.string_list(verify.get("ignore", []), ("verify", "ignore"), '["*.part"]'),
             hf_cache=self.hf_cache(verify.get("hf_cache", [])),
-            files=self.files(verify.get("files", [])),
             pip=self.pip(verify.get("pip", [])),
             rerun=rerun,
         )
@@ -438,26 +436,6 @@ class _Loader:
                     )
                     raise self.fail((*where, "repos"), message)
             checks.append(HfCacheCheck(path=location, repos=repos))
-        return tuple(checks)
-
-    def files(self, value: object) -> tuple[FilesCheck, ...]:
-        path: tuple[str | int, ...] = ("verify", "files")
-        tables = self.table_list(value, path, '[{ path = "{workdir}/model", repo = "org/name" }]')
-        if tables and self.hub_spec is None:
-            raise self.fail(path, "verify.files checks against the served hub, and there is none; fix: add [hub]")
-        checks = []
-        for number, raw in enumerate(tables):
-            where: tuple[str | int, ...] = (*path, number)
-            table = self.keys(raw, frozenset({"path", "repo", "revision"}), where)
-            location = self.text(table.get("path"), (*where, "path"), 'path = "{workdir}/model"')
-            repo = table.get("repo")
-            revision = table.get("revision", "main")
-            served = self.hub_spec.repos if self.hub_spec is not None else ()
-            if not any(spec.repo_id == repo and revision in spec.revisions for spec in served):
-                known = sorted({f"{spec.repo_id}@{name}" for spec in served for name in spec.revisions})
-                message = f"{key_name(where)}: {repo!r}@{revision!r} is not served by [hub]; fix: use one of {known}"
-                raise self.fail((*where, "repo"), message)
-            checks.append(FilesCheck(path=location, repo=str(repo), revision=str(revision)))
         return tuple(checks)
 
     def pip(self, value: object) -> tuple[PipCheck, ...]:

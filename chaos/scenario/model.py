@@ -18,7 +18,6 @@ __all__ = [
     "SCHEMA_PATH",
     "THRESHOLD_KEYS",
     "FaultStep",
-    "FilesCheck",
     "HfCacheCheck",
     "MatrixEntry",
     "PipCheck",
@@ -68,15 +67,6 @@ class HfCacheCheck:
 
 
 @dataclass(frozen=True, slots=True)
-class FilesCheck:
-    """After each trial: plain files (no huggingface_hub metadata) under ``path`` hold ``repo``'s bytes."""
-
-    path: str
-    repo: str
-    revision: str = "main"
-
-
-@dataclass(frozen=True, slots=True)
 class PipCheck:
     """After each trial: ``requirements`` are installed in ``target`` (a venv or a --target dir), pip check clean."""
 
@@ -102,7 +92,6 @@ class ScenarioFile:
     leftovers: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()
     hf_cache: tuple[HfCacheCheck, ...] = ()
-    files: tuple[FilesCheck, ...] = ()
     pip: tuple[PipCheck, ...] = ()
     rerun: str = "once"
     description: str = ""

@@ -60,7 +60,7 @@ faults = [
 
 [verify]
 leftovers = ["{workdir}/model"]
-files = [{ path = "{workdir}/model", repo = "acme/tiny" }]
+hf_cache = [{ path = "{workdir}/model", repos = ["acme/tiny"] }]
 """
 
 

@@ -90,7 +90,6 @@ BAD = [
     ),
     ("bad rerun", ("trials = 2", 'trials = 2\nrerun = "always"'), "rerun", "rerun='always'", True),
     ("bad for_s", ("after_bytes = 1000 }", "after_bytes = 1000 }\nfor_s = -1"), "for_s", "for_s=-1", True),
-    ("files repo", ("[verify]", '[verify]\nfiles = { path = "{workdir}", repo = "x/y" }'), "files = {", "'x/y'", False),
     ("misspelt table", ("[[matrix]]\nid", "[[matrix_x]]\nid"), "matrix_x", "matrix_x is not a known key", True),
 ]
 
