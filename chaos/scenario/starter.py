@@ -22,9 +22,10 @@ _TEMPLATE = """\
 timeout_s = 120                      # a run past this is killed and counts as failed_dirty (a hang)
 rerun = "once"                       # a run process.kill killed is run once more, as a user would
 
-# Verdict: every entry must recover in at least this share of its trials (0.0 = a baseline row).
+# Verdict. 0.0 measures first (a baseline row: the rate is reported, not gated). Once you know what your
+# installer survives, raise it (e.g. 0.9) with enough trials for a confident verdict (e.g. 30).
 trials = 3
-min_recovery_rate = 0.9
+min_recovery_rate = 0.0
 
 # The local hub your command downloads from (HF_ENDPOINT points at it). Edit the repos to match what your
 # installer fetches, or serve a spec file: spec = "hub_repos.toml".
