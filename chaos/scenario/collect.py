@@ -68,6 +68,8 @@ class ScenarioFileNode(pytest.File):
                     self, name=f"{entry.id}[trial{index}]", callobj=_trial_body(scenario, entry)
                 )
                 item.chaos_trial_index = index  # type: ignore[attr-defined]  # read by chaos.pytest_plugin.trial_index
+                # The static faults, for the plugin's collection-time check (already validated by the loader).
+                item.chaos_faults = [(step.name, dict(step.params)) for step in entry.faults]  # type: ignore[attr-defined]
                 item.add_marker(pytest.mark.chaos(**thresholds))
                 yield item
 
