@@ -3,8 +3,9 @@
 The bytes go to ``<blob>.part``; ``<blob>.part.json`` records the ETag and size they belong to. A later call
 (in this process or after a ``kill -9``) resumes with ``Range: bytes=N-`` only when the recorded ETag matches.
 Every chunk is written unbuffered as soon as it arrives, so a reset loses no byte that crossed the wire. The
-digest (sha256 for LFS files, git-sha1 otherwise) is checked before the file is renamed into place: a blob
-path either does not exist or holds verified bytes.
+digest (sha256 for LFS files, git-sha1 otherwise) of the bytes on disk is checked before the file is renamed
+into place: a blob path either does not exist or holds verified bytes, even when the partial was changed on disk
+while it downloaded.
 
 Only the standard library is used (``http.client``): it gives exact control over reads, timeouts and ranges.
 """
@@ -255,9 +256,6 @@ def download_blob(
     part_path, meta_path = partial_paths(blob_path)
     offset = _resume_offset(blob_path, remote)
     resumed_from = offset
-    hasher = remote.new_hasher()
-    if offset:
-        _hash_into(hasher, part_path, offset)
     received = 0
     requests = 0
     if offset < remote.size_bytes:
@@ -287,7 +285,6 @@ def download_blob(
             elif offset:
                 # The server ignored Range: start over rather than append a second copy.
                 offset = 0
-                hasher = remote.new_hasher()
             if offset == 0:
                 _write_meta(meta_path, remote, url)
             mode = "r+b" if offset else "wb"
@@ -304,7 +301,6 @@ def download_blob(
                             f"{final_url} sent more than the {remote.size_bytes} bytes announced for {remote.path}"
                         )
                     handle.write(chunk)
-                    hasher.update(chunk)
                     offset += len(chunk)
                     received += len(chunk)
                     if on_bytes is not None:
@@ -318,7 +314,10 @@ def download_blob(
             )
     if not part_path.exists():  # an empty file needs no request but still gets published
         part_path.touch()
-    digest = hasher.hexdigest()
+    # The digest is taken of the bytes on disk, not of the bytes as they arrived: what becomes visible is the
+    # file, and a write that went wrong (a full disk's short write, another process or a bad sector changing
+    # the partial) must fail here too. It is one hashing pass either way; the read comes from the page cache.
+    digest = file_digest(part_path, remote)
     if digest != remote.expected_digest:
         _remove_partial(blob_path)
         raise ChecksumMismatch(

@@ -94,6 +94,31 @@ def test_corruption_served_once_is_caught(hub: HubServer, tmp_path: Path) -> Non
     assert blob.read_bytes() == data
 
 
+def test_partial_changed_on_disk_while_downloading_is_caught(hub: HubServer, tmp_path: Path) -> None:
+    """The bytes that arrived were right, but the partial on disk changed under the download (another process,
+    a bad sector): the digest is of the file, so nothing becomes visible and the next call gets good bytes."""
+    url, remote, data = _remote(hub)
+    blob = tmp_path / "blobs" / remote.etag
+    part, _meta = partial_paths(blob)
+    flipped: list[int] = []
+
+    def flip_once(_count: int) -> None:
+        if not flipped and part.stat().st_size > 4096:
+            with part.open("r+b") as handle:  # a real bit flip in the file, through another descriptor
+                handle.seek(100)
+                byte = handle.read(1)[0]
+                handle.seek(100)
+                handle.write(bytes([byte ^ 0x10]))
+            flipped.append(100)
+
+    with pytest.raises(ChecksumMismatch):
+        download_blob(url, blob, remote, timeout_s=5, on_bytes=flip_once)
+    assert flipped == [100]
+    assert not blob.exists()
+    download_blob(url, blob, remote, timeout_s=5)
+    assert blob.read_bytes() == data
+
+
 def test_regular_file_is_checked_by_git_sha1(hub: HubServer, tmp_path: Path) -> None:
     """A non-LFS file is verified against its git blob sha1 (the ETag huggingface_hub names it by)."""
     url, remote, data = _remote(hub, "config.json")
