@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import selectors
 import signal
 import subprocess
@@ -306,6 +307,13 @@ def routed_env(
 # -- running ---------------------------------------------------------------------------------------------------
 
 
+# Terminal escapes: CSI (ESC [ ... final), OSC (ESC ] ... BEL or ESC \\), other escapes (ESC, intermediates,
+# final); and the C0 controls but \t \n \r.
+_ESCAPES = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[ -/]*[0-~]|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+)
+
+
 class _Tail:
     """The last ``limit`` bytes of one stream."""
 
@@ -319,8 +327,10 @@ class _Tail:
             del self._data[: len(self._data) - self._limit]
 
     def text(self) -> str:
+        """The tail as text, without terminal escape sequences (colours, cursor moves: tools such as the ``hf``
+        CLI write them), which would otherwise reach the journal and the reports."""
         data = bytes(self._data[-self._limit :]) if self._limit else b""
-        return data.decode("utf-8", errors="replace")
+        return _ESCAPES.sub("", data.decode("utf-8", errors="replace"))
 
 
 def _feed(stream: IO[bytes], data: bytes) -> None:

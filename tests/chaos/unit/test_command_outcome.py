@@ -88,3 +88,25 @@ def test_proxy_url_dials_a_wildcard_on_loopback() -> None:
     assert proxy_url("127.0.0.1:8080") == "http://127.0.0.1:8080"
     assert proxy_url("0.0.0.0:81", path="/simple/") == "http://127.0.0.1:81/simple/"
     assert proxy_url("[::1]:82") == "http://[::1]:82"
+
+
+def test_output_tails_drop_terminal_escapes() -> None:
+    """Colours, titles and control bytes a CLI writes (the hf CLI's grey hint line) never reach the journal, and
+    the last stderr line is the words the user saw."""
+    from chaos.command import _Tail
+
+    tail = _Tail(200)
+    tail.add(b"\x1b[90mHint: set HF_DEBUG=1\x1b[0m\n\x1b]0;title\x07done\x08 \x1b(B\n")
+    text = tail.text()
+    assert text == "Hint: set HF_DEBUG=1\ndone \n"
+    result = CommandResult(
+        argv=("x",),
+        returncode=1,
+        duration_s=0.1,
+        stdout_tail="",
+        stderr_tail=text,
+        timed_out=False,
+        killed=False,
+        fired=(),
+    )
+    assert result.message == "done"
