@@ -18,21 +18,23 @@ import re
 import shlex
 import time
 import types
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from chaos.settings import SETTINGS, ChaosSettings, SettingError, resolve_settings
 from chaos.trials import (
-    DEFAULT_CONFIDENCE,
-    DEFAULT_MIN_RECOVERY_RATE,
-    DEFAULT_TRIALS,
+    ScenarioSettings,
     ScenarioSummary,
+    SettingsError,
     Trial,
     aggregate,
     classify,
     derive_seed,
+    planned_items,
+    scenario_settings,
+    sequential_rule,
     trial_seed,
 )
 
@@ -43,10 +45,17 @@ if TYPE_CHECKING:
 __all__ = ["ChaosPlugin", "SteadyStateError", "trial_index"]
 
 _MARKER_DOC = (
-    "chaos(trials=50, min_recovery_rate=0.95, confidence=0.95): run this test as seeded chaos trials "
-    "and assert its recovery rate"
+    "chaos(trials=50|'auto', min_recovery_rate=0.95, confidence=0.95, gate='point'|'confident', max_trials=200, "
+    "max_indeterminate=0.2): run this test as seeded chaos trials and gate its recovery rate"
 )
-_MARKER_KEYS = {"trials", "min_recovery_rate", "confidence"}
+# ini keys giving every scenario a default (a marker's own keys win): name -> (ini key, parser)
+_INI_DEFAULTS: dict[str, tuple[str, Callable[[str], object]]] = {
+    "gate": ("chaos_gate", str),
+    "confidence": ("chaos_confidence", float),
+    "max_trials": ("chaos_max_trials", int),
+    "max_indeterminate": ("chaos_max_indeterminate", float),
+}
+_GROUP_PREFIX = "chaos-"
 _PLUGIN_NAME = "chaos-session"
 _PROPERTY = "chaos_trial"
 _TRIAL_PARAM = "chaos_trial_index"
@@ -68,8 +77,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--chaos-report", dest="chaos_report", metavar="DIR", help="write journal/junit/summary here")
     group.addoption("--chaos-shard", dest="chaos_shard", metavar="I/N", help="run shard I of N (1-based)")
     group.addoption("--toxiproxy-url", dest="chaos_toxiproxy_url", metavar="URL", help="use this real Toxiproxy")
+    group.addoption(
+        "--chaos-tracebacks",
+        dest="chaos_tracebacks",
+        action="store_true",
+        help="show failing trials' full tracebacks (default: one line and the replay command, unless -v)",
+    )
+    group.addoption(
+        "--chaos-explain",
+        dest="chaos_explain",
+        action="store_true",
+        help="print each scenario's gate and the trials a confident verdict needs, then exit without running",
+    )
     for name, (flag, env_var, ini_key) in SETTINGS.items():
         parser.addini(ini_key, f"chaos {name} (overridden by ${env_var} and {flag})", type="string", default="")
+    for name, (ini_key, _parse) in _INI_DEFAULTS.items():
+        parser.addini(ini_key, f"chaos scenarios' default {name} (a marker's own {name} wins)", default="")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -84,7 +107,27 @@ def pytest_configure(config: pytest.Config) -> None:
         settings = resolve_settings(cli, os.environ, ini)
     except SettingError as error:
         raise pytest.UsageError(str(error)) from None
-    config.pluginmanager.register(ChaosPlugin(config, settings), _PLUGIN_NAME)
+    defaults: dict[str, object] = {}
+    for name, (ini_key, parse) in _INI_DEFAULTS.items():
+        text = str(config.getini(ini_key) or "").strip()
+        if not text:
+            continue
+        try:
+            defaults[name] = parse(text)
+        except ValueError:
+            raise pytest.UsageError(
+                f"ini {ini_key}={text!r} is not a {parse.__name__}; fix: e.g. {ini_key} = "
+                f"{ {'gate': 'confident', 'confidence': '0.95', 'max_trials': '200'}.get(name, '0.2') }"
+            ) from None
+    try:
+        scenario_settings({**defaults, "min_recovery_rate": 0.9}, "ini")
+    except SettingsError as error:
+        raise pytest.UsageError(str(error).replace("ini: ", "ini chaos_", 1)) from None
+    if getattr(config.option, "dist", "no") in ("load", "worksteal"):
+        # trials="auto" scenarios decide on their own trials as they go: each one's trials must stay on one
+        # worker, so they carry an xdist_group mark, honoured under loadgroup ("load" with groups kept together)
+        config.option.dist = "loadgroup"
+    config.pluginmanager.register(ChaosPlugin(config, settings, defaults), _PLUGIN_NAME)
 
 
 def pytest_collect_file(parent: pytest.Collector, file_path: pathlib.Path) -> pytest.Collector | None:
@@ -104,9 +147,25 @@ def pytest_configure_node(node: Any) -> None:
         node.workerinput["chaos_seed"] = plugin.settings.seed
 
 
+def plain_nodeid(item: pytest.Item) -> str:
+    """``item.nodeid`` without the ``@group`` suffix pytest-xdist's loadgroup adds for ``xdist_group`` marks."""
+    nodeid = item.nodeid
+    names = sorted(
+        {
+            str(mark.args[0] if mark.args else mark.kwargs.get("name", "default"))
+            for mark in item.iter_markers("xdist_group")
+        }
+    )
+    suffix = "@" + "_".join(names)
+    return nodeid[: -len(suffix)] if names and nodeid.endswith(suffix) else nodeid
+
+
 def scenario_id(item: pytest.Item) -> str:
     """The node id of the scenario an item belongs to: its own id without the ``trialN`` parameter id."""
-    nodeid = item.nodeid
+    return _scenario_of(plain_nodeid(item))
+
+
+def _scenario_of(nodeid: str) -> str:
     if "[" not in nodeid:
         return nodeid
     base, _, rest = nodeid.partition("[")
@@ -123,32 +182,21 @@ def trial_index(item: pytest.Item) -> int:
     return int(getattr(item, _TRIAL_PARAM, 0))
 
 
-def _marker_values(marker: pytest.Mark, where: str) -> dict[str, float]:
-    if marker.args:
-        pytest.fail(f"{where}: @pytest.mark.chaos takes keywords only; fix: chaos(trials=..., ...)", pytrace=False)
-    unknown = set(marker.kwargs) - _MARKER_KEYS
-    if unknown:
-        name = sorted(unknown)[0]
-        pytest.fail(f"{where}: chaos({name}=...) is unknown; fix: use {', '.join(sorted(_MARKER_KEYS))}", pytrace=False)
-    trials = marker.kwargs.get("trials", DEFAULT_TRIALS)
-    rate = marker.kwargs.get("min_recovery_rate", DEFAULT_MIN_RECOVERY_RATE)
-    confidence = marker.kwargs.get("confidence", DEFAULT_CONFIDENCE)
-    if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
-        pytest.fail(f"{where}: chaos(trials={trials!r}) must be an integer >= 1; fix: e.g. trials=20", pytrace=False)
-    if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 <= rate <= 1:
-        pytest.fail(f"{where}: chaos(min_recovery_rate={rate!r}) must be in 0..1; fix: e.g. 0.95", pytrace=False)
-    if isinstance(confidence, bool) or not isinstance(confidence, int | float) or not 0 < confidence < 1:
-        msg = f"{where}: chaos(confidence={confidence!r}) must be in (0, 1); fix: e.g. confidence=0.95"
-        pytest.fail(msg, pytrace=False)
-    return {"trials": trials, "min_recovery_rate": float(rate), "confidence": float(confidence)}
-
-
 class ChaosPlugin:
     """Session state: settings, the lazily built chaos plugin manager, and (on the controller) the records."""
 
-    def __init__(self, config: pytest.Config, settings: ChaosSettings) -> None:
+    def __init__(
+        self, config: pytest.Config, settings: ChaosSettings, defaults: dict[str, object] | None = None
+    ) -> None:
         self.config = config
         self.settings = settings
+        self.defaults = dict(defaults or {})
+        self._scenario_settings: dict[str, ScenarioSettings] = {}
+        self.planned: dict[str, dict[str, Any]] = {}  # scenario -> threshold (with "expected"), serial runs
+        self._progress: dict[str, list[int]] = {}  # scenario -> [successes, evaluated, indeterminate, dirty]
+        self._decided: dict[str, str] = {}  # scenario -> why its remaining trials are not needed
+        self._blocked: dict[str, str] = {}  # scenario -> its usage error (its other trials are not run)
+        self._single_trial = False
         self.is_worker = hasattr(config, "workerinput")
         self.active = False
         self.records: list[dict[str, Any]] = []
@@ -208,26 +256,69 @@ class ChaosPlugin:
     # -- collection -----------------------------------------------------------------------------------------
 
     def pytest_report_header(self) -> str | None:
-        """Print the seed up front when the user configured the harness explicitly."""
-        if self.settings.seed_source == "random" and self.settings.trials is None:
-            return None
+        """The seed, before collection, in every mode (the xdist controller prints it; workers have no header):
+        a run killed midway can still be replayed."""
         self._header_shown = True
         return f"chaos: --chaos-seed={self.settings.seed}"
 
+    def scenario_settings(self, node: pytest.Item, scenario: str) -> ScenarioSettings:
+        """The validated settings of a chaos-marked node (ini defaults, then the marker's keys); a bad key fails
+        the node's collection with one line (the scenario, the field, the value and the fix)."""
+        cached = self._scenario_settings.get(scenario)
+        if cached is not None:
+            return cached
+        marker = node.get_closest_marker("chaos")
+        if marker is not None and marker.args:
+            pytest.fail(
+                f"{scenario}: @pytest.mark.chaos takes keywords only; fix: chaos(trials=..., ...)", pytrace=False
+            )
+        values = {**self.defaults, **(marker.kwargs if marker is not None else {})}
+        try:
+            settings = scenario_settings(values, scenario, trials_override=self.settings.trials)
+        except SettingsError as error:
+            pytest.fail(str(error), pytrace=False)
+        self._scenario_settings[scenario] = settings
+        return settings
+
+    def _group(self, scenario: str) -> str:
+        return f"{_GROUP_PREFIX}{derive_seed('group', scenario):016x}"
+
     def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
-        """Expand a chaos-marked test into its trials (``test_x[trial0]`` ... ``test_x[trialN-1]``)."""
+        """Expand a chaos-marked test into its trials (``test_x[trial0]`` ... ``test_x[trialN-1]``); under
+        ``trials="auto"`` ``max_trials`` of them, all in one xdist group."""
         marker = metafunc.definition.get_closest_marker("chaos")
         if marker is None:
             return
-        values = _marker_values(marker, metafunc.definition.nodeid)
-        count = self.settings.trials or int(values["trials"])
+        scenario = _scenario_of(metafunc.definition.nodeid)
+        settings = self.scenario_settings(metafunc.definition, scenario)
+        count = planned_items(settings)
         if _TRIAL_PARAM not in metafunc.fixturenames:
             metafunc.fixturenames.append(_TRIAL_PARAM)
-        metafunc.parametrize(_TRIAL_PARAM, range(count), ids=[f"trial{index}" for index in range(count)])
+        marks = [pytest.mark.xdist_group(self._group(scenario))] if settings.auto else []
+        params = [pytest.param(index, marks=marks, id=f"trial{index}") for index in range(count)]
+        metafunc.parametrize(_TRIAL_PARAM, params)
 
+    def _expected(self, settings: ScenarioSettings, index_shard: bool) -> int:
+        """How many of a scenario's trial items this shard runs."""
+        count, planned = self.settings.shard_count, planned_items(settings)
+        if count == 1 or not index_shard:
+            return planned
+        return len(range(self.settings.shard_index - 1, planned, count))
+
+    @pytest.hookimpl(tryfirst=True)
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
-        """Mark the session active when chaos trials exist, and keep only this shard's items."""
+        """Mark the session active when chaos trials exist, group auto scenarios, keep only this shard's items.
+
+        Shards split a fixed-count scenario by trial index and keep an auto scenario whole (its trials decide
+        as they go), on the shard its scenario id hashes to.
+        """
         self.active = self.active or any(item.get_closest_marker("chaos") for item in items)
+        for item in items:
+            if item.get_closest_marker("chaos") is None or isinstance(item, pytest.Function):
+                continue
+            scenario = scenario_id(item)  # a non-Python item (a scenario file) carries the marker itself
+            if self.scenario_settings(item, scenario).auto and item.get_closest_marker("xdist_group") is None:
+                item.add_marker(pytest.mark.xdist_group(self._group(scenario)))
         count = self.settings.shard_count
         if count == 1:
             return
@@ -235,7 +326,9 @@ class ChaosPlugin:
         drop: list[pytest.Item] = []
         for item in items:
             if item.get_closest_marker("chaos") is not None:
-                ordinal = trial_index(item)
+                scenario = scenario_id(item)
+                auto = self.scenario_settings(item, scenario).auto
+                ordinal = derive_seed("shard", scenario) if auto else trial_index(item)
             else:
                 ordinal = derive_seed("shard", item.nodeid)
             (keep if ordinal % count == self.settings.shard_index - 1 else drop).append(item)
@@ -244,20 +337,32 @@ class ChaosPlugin:
             items[:] = keep
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
-        """Print the seed line once chaos trials were collected (serial runs; xdist prints it in the summary)."""
-        if self.active and not self._header_shown:
+        """Note what each scenario is planned to run (a scenario left with no trial run is then incomplete),
+        and under ``--chaos-explain`` print the plan."""
+        chaos_items = [item for item in session.items if item.get_closest_marker("chaos") is not None]
+        for item in chaos_items:
+            self.planned.setdefault(scenario_id(item), self.threshold(item))
+        self._single_trial = len(chaos_items) == 1  # a replay: show its full traceback
+        if self.config.getoption("chaos_explain", False):
             reporter = self.config.pluginmanager.get_plugin("terminalreporter")
             if reporter is not None:
-                reporter.write_line(f"chaos: --chaos-seed={self.settings.seed}")
-                self._header_shown = True
+                for scenario in sorted(self.planned):
+                    reporter.write_line(explain_line(scenario, self._scenario_settings[scenario]))
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> bool | None:
+        """``--chaos-explain`` runs nothing."""
+        if self.config.getoption("chaos_explain", False):
+            return True
+        return None
 
     # -- running one trial ----------------------------------------------------------------------------------
 
-    def _threshold(self, item: pytest.Item) -> dict[str, float]:
-        marker = item.get_closest_marker("chaos")
-        values = _marker_values(marker, item.nodeid) if marker else {}
-        values["trials"] = self.settings.trials or int(values.get("trials", DEFAULT_TRIALS))
-        return values
+    def threshold(self, item: pytest.Item) -> dict[str, Any]:
+        """What every record of ``item``'s scenario carries: its settings and how many trials this shard runs."""
+        scenario = scenario_id(item)
+        settings = self.scenario_settings(item, scenario)
+        return {**settings.to_threshold(), "expected": self._expected(settings, index_shard=not settings.auto)}
 
     def new_trial(self, item: pytest.Item) -> Trial:
         """The trial an item runs: scenario id, index and the seed derived from the run seed."""
@@ -272,7 +377,7 @@ class ChaosPlugin:
         rootdir, which differs when pytest runs from a subdirectory). A trial's shard follows from its index, so
         the same command also replays it under the ``--chaos-shard`` setting it ran with.
         """
-        nodeid = item.nodeid
+        nodeid = plain_nodeid(item)
         file_part, sep, rest = nodeid.partition("::")
         invocation_dir = self.config.invocation_params.dir
         if sep and invocation_dir != self.config.rootpath:
@@ -288,6 +393,11 @@ class ChaosPlugin:
         if item.get_closest_marker("chaos") is None:
             return
         self.active = True
+        scenario = scenario_id(item)
+        if scenario in self._blocked:
+            pytest.skip(f"chaos: {scenario} not run: {self._blocked[scenario]}")
+        if scenario in self._decided:
+            pytest.skip(self._decided[scenario])
         trial = self.new_trial(item)
         item.stash[_TRIAL_KEY] = trial
         self.manager.hook.chaos_trial_start(trial=trial)
@@ -317,7 +427,12 @@ class ChaosPlugin:
     def pytest_runtest_makereport(
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-        """Classify the trial, attach its record to the report and, on failure, the replay command."""
+        """Classify the trial, attach its record to the report and, on failure, the replay command.
+
+        A usage error (unknown fault, bad parameter) or a fault that could not be armed reads as one line; a
+        failing trial reads as one line and its replay command unless ``-v`` or ``--chaos-tracebacks``; a
+        failing baseline trial (``min_recovery_rate=0``) is an expected failure (``x``).
+        """
         report = yield
         trial = item.stash.get(_TRIAL_KEY, None)
         marked = item.get_closest_marker("chaos") is not None
@@ -328,7 +443,7 @@ class ChaosPlugin:
         if call.when == "teardown" and not report.failed:
             return report
         error = call.excinfo.value if call.excinfo is not None and report.failed else None
-        from chaos.errors import ChaosError
+        from chaos.errors import ChaosError, FaultArmError, FaultParamError
 
         harness_error = call.when != "call" or (isinstance(error, ChaosError) and not trial.residue)
         trial.outcome = classify(trial, body_error=error, harness_error=harness_error)
@@ -336,16 +451,36 @@ class ChaosPlugin:
             # the first line only: pytest's assertion explanations carry object addresses that differ per run
             first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
             trial.error = f"{type(error).__name__}: {first_line}".strip()[:500]
-        threshold = self._threshold(item)
-        replay = self.replay_command(item, int(threshold["trials"]))
+        threshold = self.threshold(item)
+        scenario = trial.scenario
+        replay = self.replay_command(item, planned_items(self.scenario_settings(item, scenario)))
         record = trial.record(replay=replay, threshold=threshold)
         record["duration_s"] = round(call.duration, 6)  # the phase's wall time: JUnit's time (report/junit.py)
+        if isinstance(error, FaultParamError) and not trial.residue:
+            record["usage_error"] = f"{type(error).__name__}: {error}"
+            self._blocked[scenario] = f"{record['usage_error']} (trial {trial.index})"
+            report.longrepr = f"chaos: {error}"
+        elif isinstance(error, FaultArmError) and not trial.residue:
+            report.longrepr = f"chaos: indeterminate: {error}"
+        elif report.failed and trial.outcome is not None and not self._full_tracebacks():
+            what = str(error) if isinstance(error, SteadyStateError) else trial.error  # residue: every item
+            more = "full traceback: -v or --chaos-tracebacks"
+            report.longrepr = f"chaos: {trial.outcome}: {what}\n  replay: {replay} ({more})"
         report.user_properties.append((_PROPERTY, json.dumps(record, sort_keys=True)))
         if report.failed:
             report.sections.append(("chaos replay", f"outcome: {trial.outcome}\nreplay: {replay}"))
+        if report.failed and call.when == "call" and threshold["min_recovery_rate"] == 0.0 and not trial.residue:
+            report.outcome = "skipped"  # a baseline measures how often the plain client fails: expected, x
+            report.wasxfail = f"baseline trial {trial.outcome}: {trial.error}; replay: {replay}"
         if self._manager is not None:  # None when building it failed in setup: that error is the report
             self._manager.hook.chaos_trial_end(trial=trial, outcome=trial.outcome)
         return report
+
+    def _full_tracebacks(self) -> bool:
+        """-v, --chaos-tracebacks, or a run of one trial (a replay command) show a failing trial's traceback."""
+        if self._single_trial or self.config.getoption("chaos_tracebacks", False):
+            return True
+        return bool(self.config.getoption("verbose", 0) > 0)
 
     def open_handle(
         self, item: pytest.Item, factory: pytest.TempPathFactory, get_proxy: Callable[[], Any] | None
@@ -379,7 +514,8 @@ class ChaosPlugin:
     # -- aggregation on the controller ----------------------------------------------------------------------
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        """Collect trial records from every report (xdist forwards workers' reports with their properties)."""
+        """Collect trial records from every report (xdist forwards workers' reports with their properties), and
+        keep each scenario's running counts: the sequential rule reads them before the scenario's next trial."""
         for key, value in report.user_properties:
             if key != _PROPERTY:
                 continue
@@ -388,15 +524,46 @@ class ChaosPlugin:
             self.active = True
             if report.failed and record["outcome"] != "failed_dirty":
                 self.tolerated_failures += 1
+            self._advance(record)
+
+    def _advance(self, record: Mapping[str, Any]) -> None:
+        """Update the scenario's counts with one record; note a decision so its later trials are skipped."""
+        scenario, threshold = str(record["scenario"]), record.get("threshold") or {}
+        progress = self._progress.setdefault(scenario, [0, 0, 0, 0])
+        outcome = record["outcome"]
+        progress[0] += outcome in ("recovered", "recovered_degraded")
+        progress[1] += outcome in ("recovered", "recovered_degraded", "failed_clean", "failed_dirty")
+        progress[2] += outcome == "indeterminate"
+        progress[3] += outcome == "failed_dirty"
+        if threshold.get("trials") != "auto" or scenario in self._decided:
+            return
+        successes, evaluated, indeterminate, dirty = progress
+        max_trials = int(threshold["max_trials"])
+        rule = sequential_rule(float(threshold["min_recovery_rate"]), float(threshold["confidence"]), max_trials)
+        decision = rule.decide(successes, evaluated)
+        ran = sum(progress[1:])
+        if decision is not None:
+            self._decided[scenario] = f"chaos: {scenario} decided ({decision}) after {ran} trials"
+        elif dirty:
+            self._decided[scenario] = f"chaos: {scenario} decided (fail: failed_dirty) after {ran} trials"
+        elif indeterminate > float(threshold["max_indeterminate"]) * max_trials:
+            self._decided[scenario] = f"chaos: {scenario} decided (fail: too many indeterminate) after {ran} trials"
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        """Aggregate, write the reports, and set the exit status from the scenarios' verdicts."""
-        if self.is_worker or not self.records:
+        """Aggregate, write the reports, and set the exit status from the scenarios' verdicts.
+
+        A scenario passes only with verdict ``pass`` (or ``baseline``); ``fail``, ``undecided`` and
+        ``incomplete`` make the exit status non-zero, even if every trial passed.
+        """
+        if self.is_worker or self.config.getoption("chaos_explain", False):
+            return
+        unrun = {scenario: t for scenario, t in self.planned.items() if scenario not in self._recorded()}
+        if not self.records and not unrun:
             return
         from chaos.report import build_journal, write_reports
 
-        self.summaries = aggregate(self.records)
+        self.summaries = aggregate(self.records, planned=unrun)
         journal = build_journal(
             self.settings.seed, self.summaries, self.records, started=self.started, ended=time.time()
         )
@@ -422,8 +589,12 @@ class ChaosPlugin:
             not failed
             and session.exitstatus == pytest.ExitCode.TESTS_FAILED
             and session.testsfailed <= self.tolerated_failures
+            and not session.shouldstop
         ):
             session.exitstatus = pytest.ExitCode.OK
+
+    def _recorded(self) -> set[str]:
+        return {str(record["scenario"]) for record in self.records}
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         """One line per scenario, the failing trials' replay commands, and the report files."""
@@ -443,6 +614,27 @@ class ChaosPlugin:
             terminalreporter.write_line(f"chaos report: {path}")
         if self.report_error:
             terminalreporter.write_line(self.report_error, red=True)
+
+
+def explain_line(scenario: str, settings: ScenarioSettings) -> str:
+    """``--chaos-explain``'s line for a scenario: its gate, and the trials a confident verdict needs."""
+    from chaos.trials import confident_trials
+
+    rate, level = settings.min_recovery_rate, settings.confidence
+    head = f"{scenario}: min {rate:g} at {level * 100:g}%"
+    if rate == 0.0:
+        return f"{head}: baseline, {settings.trials} trials measured, not gated"
+    needed = confident_trials(rate, level)
+    fixed = f"a fixed run needs {needed} all-success trials to be confident" if needed else "cannot be confident"
+    if settings.auto:
+        rule = sequential_rule(rate, level, settings.max_trials)
+        stop = rule.all_success_stop
+        at_stop = f"stops after {stop} if every trial recovers" if stop else "cannot pass within max_trials"
+        return (
+            f"{head}: trials='auto' (max {settings.max_trials}) {at_stop}; expected "
+            f"{rule.expected_stop(rate):.0f} at a true rate of {rate:g}; {fixed}"
+        )
+    return f"{head}: gate={settings.gate}, {settings.trials} trials; {fixed}"
 
 
 def _session_plugin(config: pytest.Config) -> ChaosPlugin:

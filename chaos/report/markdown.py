@@ -63,12 +63,21 @@ def summary_lines(summaries: Iterable[ScenarioSummary], *, limit: int = 5) -> li
     """One line per scenario, then up to ``limit`` replay commands for each scenario with failing trials."""
     lines = []
     for summary in summaries:
-        verdict = ("PASS" if not summary.baseline else "BASELINE") if summary.passed else "FAIL"
+        verdict = (summary.verdict or ("pass" if summary.passed else "fail")).upper()
         counts = " ".join(f"{short}={summary.outcomes[key]}" for key, short in _COLUMNS if summary.outcomes[key])
+        gate = ""
+        if not summary.baseline:
+            gate = f", gate {summary.gate}"
+            if summary.lower_bound is not None and summary.gate == "confident":
+                gate += f" (lower bound {summary.lower_bound * 100:.1f}%)"
+        trials = f"{summary.trials} trials"
+        if summary.sequential is not None:
+            seq = summary.sequential
+            trials = f"stop {seq['stop']} after {seq['trials_used']} of max {seq['max_trials']} trials"
         lines.append(
             f"{verdict} {summary.id}: {_rate(summary.recovery_rate)} recovered "
             f"({summary.confidence * 100:g}% CI {_interval(summary.interval)}), "
-            f"min {summary.min_recovery_rate:g}, {summary.trials} trials [{counts}]"
+            f"min {summary.min_recovery_rate:g}{gate}, {trials} [{counts}]"
         )
         if not summary.passed:
             lines.append(f"  why: {summary.reason}")

@@ -1,6 +1,10 @@
 """Merge the journals of several shards (``--chaos-shard I/N`` jobs) into one, re-aggregated from the trials;
 or combine journals of different runs into one document to render side by side.
 
+Shards split a fixed-count scenario by trial index, so the merged verdict is the one an unsharded run gives
+(each shard's ``expected`` trial count adds up). A ``trials="auto"`` scenario runs whole on one shard (its
+trials decide as they go), so merging keeps that shard's sequential verdict as it was.
+
 ::
 
     resilience report merge shard1/journal.json shard2/journal.json --out reports/
@@ -35,10 +39,13 @@ def merge_journals(journals: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     thresholds: dict[str, dict[str, Any]] = {}
     for journal in journals:
         for scenario in journal["scenarios"]:
-            thresholds[scenario["id"]] = {
-                "min_recovery_rate": scenario["threshold"],
-                "confidence": scenario.get("confidence", 0.95),
-            }
+            settings = dict(scenario.get("settings") or {})
+            merged = thresholds.setdefault(scenario["id"], {**settings, "expected": 0})
+            merged.update(min_recovery_rate=scenario["threshold"], confidence=scenario.get("confidence", 0.95))
+            if "expected" in settings and "expected" in merged:
+                merged["expected"] += int(settings["expected"])  # each shard ran its share of the trials
+            else:
+                merged.pop("expected", None)  # a journal written before "expected": completeness unknown
     records = [
         {**trial, "threshold": thresholds.get(trial["scenario"], {})}
         for journal in journals
