@@ -5,8 +5,8 @@ i)``, a stable SHA-256 derivation, so the same run seed replays the same trial a
 
 **The recovery rate** of a scenario is ``(recovered + recovered_degraded) / evaluated`` where ``evaluated`` is the
 trials that triggered their fault and were not ``indeterminate`` (``not_triggered`` and ``indeterminate`` trials
-are left out: neither says anything about recovery; `failed_dirty` counts as a failure). Indeterminate trials have their own share, and a scenario
-with more than ``max_indeterminate`` of them fails.
+are left out: neither says anything about recovery; ``failed_dirty`` counts as a failure). Indeterminate trials
+have their own share, and a scenario with more than ``max_indeterminate`` of them fails.
 
 **The verdict** (``verdict`` in the journal): ``pass``, ``fail``, ``undecided`` (the evidence supports neither),
 ``incomplete`` (trials it needed did not run: ``-x``, ``--maxfail``, ``-k``) or ``baseline``. A scenario never
