@@ -119,6 +119,8 @@ class Chaos:
         facts: dict[str, Any] = {"kind": self.target_kind}
         if proxy is not None:
             facts["proxy_name"] = proxy
+            if fault.values.get("proxy") == "":
+                fault.values["proxy"] = proxy  # the journal names the proxy even when arming fails on it
         facts.update(target or {})
         for root in facts.get("watch_roots") or ():
             self.watch(root)

@@ -123,10 +123,6 @@ def pytest_configure(config: pytest.Config) -> None:
         scenario_settings({**defaults, "min_recovery_rate": 0.9}, "ini")
     except SettingsError as error:
         raise pytest.UsageError(str(error).replace("ini: ", "ini chaos_", 1)) from None
-    if getattr(config.option, "dist", "no") in ("load", "worksteal"):
-        # trials="auto" scenarios decide on their own trials as they go: each one's trials must stay on one
-        # worker, so they carry an xdist_group mark, honoured under loadgroup ("load" with groups kept together)
-        config.option.dist = "loadgroup"
     config.pluginmanager.register(ChaosPlugin(config, settings, defaults), _PLUGIN_NAME)
 
 
@@ -276,9 +272,11 @@ class ChaosPlugin:
         try:
             settings = scenario_settings(values, scenario, trials_override=self.settings.trials)
         except SettingsError as error:
-            pytest.fail(str(error), pytrace=False)
-        self._scenario_settings[scenario] = settings
-        return settings
+            problem = str(error)
+        else:
+            self._scenario_settings[scenario] = settings
+            return settings
+        pytest.fail(problem, pytrace=False)  # outside the except block: one line, no "During handling" chain
 
     def _group(self, scenario: str) -> str:
         return f"{_GROUP_PREFIX}{derive_seed('group', scenario):016x}"
@@ -548,6 +546,24 @@ class ChaosPlugin:
             self._decided[scenario] = f"chaos: {scenario} decided (fail: failed_dirty) after {ran} trials"
         elif indeterminate > float(threshold["max_indeterminate"]) * max_trials:
             self._decided[scenario] = f"chaos: {scenario} decided (fail: too many indeterminate) after {ran} trials"
+
+    @pytest.hookimpl(tryfirst=True, optionalhook=True)
+    def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> Any:
+        """pytest-xdist ``--dist load`` (``-n`` alone) and ``worksteal``: send a scenario's trials to one worker.
+
+        A ``trials="auto"`` scenario decides on its own trials as they run, so they must all run in one process,
+        in order; grouping every scenario keeps a usage error to one failure too. Tests without trials are each
+        their own group, as under ``load``. Other ``--dist`` modes are left to pytest-xdist.
+        """
+        if config.getvalue("dist") not in ("load", "worksteal"):
+            return None
+        from xdist.scheduler import LoadScopeScheduling  # type: ignore[import-untyped]
+
+        class ScenarioScheduling(LoadScopeScheduling):  # type: ignore[misc]
+            def _split_scope(self, nodeid: str) -> str:
+                return _scenario_of(nodeid.rpartition("@")[0] if "@" + _GROUP_PREFIX in nodeid else nodeid)
+
+        return ScenarioScheduling(config, log)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
