@@ -408,7 +408,17 @@ def binomial_tails(n: int, p: float) -> tuple[list[float], list[float]]:
 
 
 def _upper_tail(successes: int, total: int, p: float) -> float:
-    return binomial_tails(total, p)[0][successes]
+    """P(X >= successes) for X ~ Binomial(total, p), summing only the terms it needs."""
+    if p <= 0.0:
+        return 1.0 if successes <= 0 else 0.0
+    if p >= 1.0:
+        return 1.0
+    lp, lq, lf = math.log(p), math.log1p(-p), math.lgamma(total + 1)
+    terms = (
+        math.exp(lf - math.lgamma(k + 1) - math.lgamma(total - k + 1) + k * lp + (total - k) * lq)
+        for k in range(successes, total + 1)
+    )
+    return min(1.0, math.fsum(terms))
 
 
 def exact_lower_bound(successes: int, total: int, confidence: float = DEFAULT_CONFIDENCE) -> float:
