@@ -40,7 +40,7 @@ SCHEDULES = fault_schedules(
 EXAMPLES_PER_TRIAL = 3
 
 
-@pytest.mark.chaos(trials=4, min_recovery_rate=1.0)
+@pytest.mark.chaos(trials="auto", max_trials=30, min_recovery_rate=0.7, confidence=0.8)
 def test_combined_fault_schedule(chaos: Any, hub_proxy: Any, tmp_path: Any) -> None:
     """Every drawn schedule of stacked network faults still ends in a complete, verified install."""
     drawn: list[list[dict[str, Any]]] = []

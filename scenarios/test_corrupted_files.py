@@ -20,7 +20,7 @@ from scenarios.conftest import VAE_REPO, Installer
 GLOB_FOR_MODE = {"bad_json": "*.json", "bad_safetensors_header": "*.safetensors"}
 
 
-@pytest.mark.chaos(trials=3, min_recovery_rate=1.0)
+@pytest.mark.chaos(trials="auto", max_trials=40, min_recovery_rate=0.8, confidence=0.9)
 @pytest.mark.parametrize("mode", MODES)
 def test_corrupted_file_is_detected_and_repaired(
     chaos: Any, installer: Installer, chaos_hub: HubServer, mode: str

@@ -32,7 +32,7 @@ FAULTS: dict[str, tuple[str, Callable[[random.Random], dict[str, Any]], Callable
 MAX_HOLD_S = 30.0
 
 
-@pytest.mark.chaos(trials=4, min_recovery_rate=1.0)
+@pytest.mark.chaos(trials="auto", max_trials=30, min_recovery_rate=0.7, confidence=0.8)
 @pytest.mark.parametrize("kind", list(FAULTS))
 def test_pip_install_through_faulty_proxy(
     chaos: Any, installer: Installer, chaos_hub: HubServer, index_proxy: Any, kind: str

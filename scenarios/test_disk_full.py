@@ -61,7 +61,7 @@ def _run_filled(
     return installer.run_cli(argv=argv, wrap=[fault], env=env)
 
 
-@pytest.mark.chaos(trials=4, min_recovery_rate=1.0)
+@pytest.mark.chaos(trials="auto", max_trials=30, min_recovery_rate=0.7, confidence=0.8)
 def test_disk_full_during_model_download(chaos: Any, installer: Installer, chaos_hub: HubServer) -> None:
     """The model cache is full of stale partials; the install reclaims them, downloads and verifies."""
     installer.config([chaos_hub.url])
@@ -83,7 +83,7 @@ def test_disk_full_during_model_download(chaos: Any, installer: Installer, chaos
     assert result.out.get("ok") is True, result.out
 
 
-@pytest.mark.chaos(trials=4, min_recovery_rate=1.0)
+@pytest.mark.chaos(trials="auto", max_trials=30, min_recovery_rate=0.7, confidence=0.8)
 def test_disk_full_during_pip_unpack(
     chaos: Any, installer: Installer, chaos_hub: HubServer, chaos_index: PackageIndex
 ) -> None:

@@ -19,7 +19,7 @@ MODEL_FILE = "diffusion_pytorch_model.safetensors"
 LOCK_KINDS = ("flock", "soft_dead_pid", "soft_other_host")
 
 
-@pytest.mark.chaos(trials=6, min_recovery_rate=1.0)
+@pytest.mark.chaos(trials="auto", max_trials=40, min_recovery_rate=0.8, confidence=0.9)
 def test_stale_lock_does_not_block_install(chaos: Any, installer: Installer, chaos_hub: HubServer) -> None:
     """A lock file left by a killed download on the very blob being installed does not stop the install."""
     config = installer.config([chaos_hub.url])
@@ -34,7 +34,7 @@ def test_stale_lock_does_not_block_install(chaos: Any, installer: Installer, cha
     assert installer.verify(config) == []
 
 
-@pytest.mark.chaos(trials=6, min_recovery_rate=1.0)
+@pytest.mark.chaos(trials="auto", max_trials=40, min_recovery_rate=0.8, confidence=0.9)
 def test_orphan_partial_is_collected(chaos: Any, installer: Installer, chaos_hub: HubServer) -> None:
     """An orphaned .incomplete blob (for the blob being installed, or another) is removed by the install."""
     config = installer.config([chaos_hub.url])

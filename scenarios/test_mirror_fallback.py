@@ -11,7 +11,7 @@ import pytest
 from scenarios.conftest import Installer
 
 
-@pytest.mark.chaos(trials=6, min_recovery_rate=1.0)
+@pytest.mark.chaos(trials="auto", max_trials=40, min_recovery_rate=0.8, confidence=0.9)
 def test_primary_hub_down_falls_back_to_mirror(
     chaos: Any, installer: Installer, hub_proxy: Any, hub_mirror: Any
 ) -> None:

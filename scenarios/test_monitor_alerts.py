@@ -106,7 +106,7 @@ def _assert_delivered_once(store: MetricsStore, receiver: AlertReceiver) -> None
     assert sorted(received) == sorted(ids), f"duplicates or misses: raised {sorted(ids)}, received {received}"
 
 
-@pytest.mark.chaos(trials=2, min_recovery_rate=1.0)
+@pytest.mark.chaos(trials="auto", max_trials=30, min_recovery_rate=0.7, confidence=0.8)
 def test_disk_full_raises_one_disk_alert(chaos: Any, tmp_path: Path, alert_receiver: AlertReceiver) -> None:
     """A full data disk: one critical disk_usage_percent alert for it, delivered once, resolved once space is back."""
     data = tmp_path / "data"
@@ -154,7 +154,7 @@ NETWORK_FAULTS: tuple[tuple[str, dict[str, int]], ...] = (
 )
 
 
-@pytest.mark.chaos(trials=3, min_recovery_rate=1.0)
+@pytest.mark.chaos(trials="auto", max_trials=40, min_recovery_rate=0.8, confidence=0.9)
 def test_network_faults_raise_one_endpoint_alert(
     chaos: Any,
     tmp_path: Path,

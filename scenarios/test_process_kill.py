@@ -15,7 +15,7 @@ from scenarios.conftest import T2V_REPO, Installer
 MIB = 1 << 20
 
 
-@pytest.mark.chaos(trials=5, min_recovery_rate=1.0)
+@pytest.mark.chaos(trials="auto", max_trials=30, min_recovery_rate=0.7, confidence=0.8)
 def test_sigkill_mid_install_then_rerun(chaos: Any, installer: Installer, hub_proxy: Any) -> None:
     """The killed install leaves no manifest; the rerun completes and every file verifies."""
     config = installer.config([f"http://{hub_proxy.listen}"], models=[T2V_REPO])

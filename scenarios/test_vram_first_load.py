@@ -18,7 +18,7 @@ from scenarios.conftest import VAE_REPO, Installer
 MIB = 1 << 20
 
 
-@pytest.mark.chaos(trials=8, min_recovery_rate=1.0)
+@pytest.mark.chaos(trials="auto", max_trials=40, min_recovery_rate=0.8, confidence=0.9)
 def test_vram_exhaustion_at_first_load_degrades_batch_size(
     chaos: Any, installer: Installer, chaos_hub: HubServer
 ) -> None:
