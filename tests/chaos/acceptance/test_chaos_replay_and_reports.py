@@ -16,7 +16,7 @@ NOISY = """
 import logging
 import pytest
 
-@pytest.mark.chaos(trials=3, min_recovery_rate=0.0)
+@pytest.mark.chaos(trials=3, min_recovery_rate=0.5)
 def test_noisy(chaos):
     print(f"stdout of trial {chaos.index}")
     logging.getLogger("target").warning("log of trial %s", chaos.index)
