@@ -457,7 +457,7 @@ class ChaosPlugin:
         if isinstance(error, FaultParamError) and not trial.residue:
             record["usage_error"] = f"{type(error).__name__}: {error}"
             self._blocked[scenario] = f"{record['usage_error']} (trial {trial.index})"
-            report.longrepr = f"chaos: {error}"
+            report.longrepr = f"chaos: {type(error).__name__}: {error}"
         elif isinstance(error, FaultArmError) and not trial.residue:
             report.longrepr = f"chaos: indeterminate: {error}"
         elif report.failed and trial.outcome is not None and not self._full_tracebacks():

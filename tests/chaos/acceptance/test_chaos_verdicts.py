@@ -196,7 +196,7 @@ def test_an_unknown_fault_is_one_failure_per_scenario(pytester: pytest.Pytester)
     result.assert_outcomes(failed=1, skipped=4)
     assert "Traceback" not in result.stdout.str()
     assert "chaos/inject.py" not in result.stdout.str()
-    failure = _lines_with(result, "chaos: fault 'network.latencyy' is not registered")
+    failure = _lines_with(result, "chaos: UnknownFaultError: fault 'network.latencyy' is not registered")
     assert len(failure) == 1, result.stdout.str()
     assert "network.latency" in failure[0]  # the closest registered name
     (scenario,) = _journal(pytester)["scenarios"]
