@@ -35,6 +35,7 @@ __all__ = ["build_parser", "main"]
 _COMMAND_MODULES = (
     "chaos.cli.run",  # resilience run
     "chaos.cli.init",  # resilience init
+    "chaos.cli.plan",  # resilience plan
     "chaos.cli.faults",  # resilience faults list
     "chaos.cli.report",  # resilience report merge
     "chaos.cli.proxy",  # resilience proxy serve

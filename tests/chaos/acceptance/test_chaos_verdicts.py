@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from typing import Any
 
 import pytest
@@ -328,3 +329,18 @@ def test_an_auto_scenario_runs_whole_on_one_shard(pytester: pytest.Pytester) -> 
     full = {s["id"]: s for s in _journal(pytester, "full")["scenarios"]}
     assert {k: v["verdict"] for k, v in merged.items()} == {k: v["verdict"] for k, v in full.items()}
     assert merged["test_scenario.py::test_auto"]["sequential"] == full["test_scenario.py::test_auto"]["sequential"]
+
+
+def test_resilience_plan_lists_each_scenario_without_running_it(pytester: pytest.Pytester) -> None:
+    """`resilience plan FILE` prints one line per scenario (fixed and auto) and runs no trial."""
+    pytester.makepyfile(test_scenario=SPLIT)
+    done = pytester.run(sys.executable, "-m", "chaos.cli", "plan", "test_scenario.py")
+    assert done.ret == 0
+    stop = sequential_rule(0.9, 0.9, 120).all_success_stop
+    done.stdout.fnmatch_lines(
+        [
+            f"test_scenario.py::test_auto: min 0.9 at 90%: trials='auto' (max 120) stops after {stop} if every *",
+            "test_scenario.py::test_fixed: min 0.5 at 95%: gate=point, 6 trials; a fixed run needs 5 all-success *",
+        ]
+    )
+    assert "passed" not in done.stdout.str()
