@@ -70,7 +70,12 @@ def test_flaky_target_gets_the_right_rate_interval_and_exit_status(pytester: pyt
     result = pytester.runpytest("--chaos-seed=7", "--chaos-report=out", "-p", "no:cacheprovider")
     successes = _expected_successes(7, "test_scenario.py::test_flaky", 20)
     assert 0 < successes < 20
-    result.assert_outcomes(passed=successes, failed=20 - successes)
+    outcomes = result.parseoutcomes()  # threshold met: the closing line counts failing trials as tolerated
+    assert (outcomes["passed"], outcomes.get("tolerated", 0), outcomes.get("failed", 0)) == (
+        successes,
+        20 - successes,
+        0,
+    )
     assert result.ret == pytest.ExitCode.OK
     journal = json.loads((pytester.path / "out" / "journal.json").read_text())
     (scenario,) = journal["scenarios"]

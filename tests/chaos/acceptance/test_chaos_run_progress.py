@@ -17,7 +17,7 @@ def test_progress_counts_every_trial(pytester: pytest.Pytester) -> None:
         test_scenario="""
         import pytest
 
-        @pytest.mark.chaos(trials=6, min_recovery_rate=0.0)
+        @pytest.mark.chaos(trials=6, min_recovery_rate=0.5)
         def test_flaky(chaos):
             assert chaos.index % 3
         """
@@ -25,6 +25,7 @@ def test_progress_counts_every_trial(pytester: pytest.Pytester) -> None:
     progress = RunProgress()
     with progress.progress:
         result = pytester.runpytest("--chaos-seed=1", "-p", "no:cacheprovider", plugins=[progress])
-    result.assert_outcomes(passed=4, failed=2)
+    # the threshold is met: pytest's closing line counts the two failing trials as tolerated, not failed
+    assert result.parseoutcomes() == {**result.parseoutcomes(), "passed": 4, "tolerated": 2}
     (task,) = progress.progress.tasks
     assert (task.total, task.completed, task.fields["failed"]) == (6, 6, 2)

@@ -138,7 +138,8 @@ def test_baseline_failures_are_expected_failures(pytester: pytest.Pytester) -> N
     assert result.ret == pytest.ExitCode.OK
     outcomes = result.parseoutcomes()
     assert outcomes["xfailed"] == 2
-    assert outcomes["failed"] == 1  # the runtime's one failing trial, within its threshold
+    assert outcomes["tolerated"] == 1  # the runtime's one failing trial, within its threshold
+    assert "failed" not in outcomes  # the closing line shows no failure: every threshold is met
     assert re.search(r"test_scenario\.py xFxF", result.stdout.str()) is None
     result.stdout.fnmatch_lines(
         ["test_scenario.py .x.x.F..*", "XFAIL *test_plain_client[[]trial1[]] - baseline trial*"]
