@@ -572,7 +572,7 @@ class ChaosPlugin:
         A scenario passes only with verdict ``pass`` (or ``baseline``); ``fail``, ``undecided`` and
         ``incomplete`` make the exit status non-zero, even if every trial passed.
         """
-        if self.is_worker or self.config.getoption("chaos_explain", False):
+        if self.is_worker or self.config.getoption("chaos_explain", False) or self.config.option.collectonly:
             return
         unrun = {scenario: t for scenario, t in self.planned.items() if scenario not in self._recorded()}
         if not self.records and not unrun:
@@ -631,7 +631,6 @@ class ChaosPlugin:
             terminalreporter.write_line(f"chaos report: {path}")
         if self.report_error:
             terminalreporter.write_line(self.report_error, red=True)
-
 
     def _count_as_tolerated(self, terminalreporter: Any) -> None:
         """Every threshold met: pytest's closing line counts the failing trials as ``tolerated``, not

@@ -10,7 +10,8 @@ shard          ``--chaos-shard I/N``  ``CHAOS_SHARD``      ``chaos_shard``      
 toxiproxy url  ``--toxiproxy-url U``  ``CHAOS_TOXIPROXY_URL``  ``chaos_toxiproxy_url``  the embedded proxy
 =============  =====================  ===================  ======================  ============================
 
-A ``trials`` setting overrides every marker's ``trials`` (handy for a quick smoke run: ``CHAOS_TRIALS=3``).
+A ``trials`` setting overrides every marker's ``trials``, ``"auto"`` included, and gates on the point estimate
+unless the marker names its ``gate`` (handy for a quick smoke run: ``CHAOS_TRIALS=3``).
 """
 
 from __future__ import annotations

@@ -294,7 +294,8 @@ def scenario_settings(
 ) -> ScenarioSettings:
     """Validate a scenario's keys (a ``chaos`` marker's kwargs, ini values, a scenario file's table) into
     :class:`ScenarioSettings`; a bad key or value raises :class:`SettingsError`, one line naming ``where``, the
-    field, the value and the fix. ``trials_override`` (``--chaos-trials``) replaces ``trials`` with a fixed count.
+    field, the value and the fix. ``trials_override`` (``--chaos-trials``) replaces ``trials`` with a fixed count,
+    point-gated unless the scenario names its ``gate`` (a smoke run must not read as undecided).
 
     >>> scenario_settings({"trials": "auto", "min_recovery_rate": 0.9}, "test_x.py::test_a").max_trials
     200
@@ -349,8 +350,9 @@ def scenario_settings(
             "0.95, or gate='point'",
         )
     fixed = None if trials == "auto" else int(trials)
-    if trials_override is not None:
+    if trials_override is not None:  # a smoke run (--chaos-trials N): N trials, point-gated unless gate was set
         fixed = trials_override
+        gate = values.get("gate", "point")
     return ScenarioSettings(
         trials=fixed,
         min_recovery_rate=min_rate,
