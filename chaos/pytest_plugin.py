@@ -338,6 +338,7 @@ class ChaosPlugin:
         """Note what each scenario is planned to run (a scenario left with no trial run is then incomplete),
         and under ``--chaos-explain`` print the plan."""
         chaos_items = [item for item in session.items if item.get_closest_marker("chaos") is not None]
+        self.validate_static_faults(chaos_items)
         for item in chaos_items:
             self.planned.setdefault(scenario_id(item), self.threshold(item))
         self._single_trial = len(chaos_items) == 1  # a replay: show its full traceback
@@ -346,6 +347,28 @@ class ChaosPlugin:
             if reporter is not None:
                 for scenario in sorted(self.planned):
                     reporter.write_line(explain_line(scenario, self._scenario_settings[scenario]))
+
+    def validate_static_faults(self, items: list[pytest.Item]) -> None:
+        """Check the faults an item declares up front (its ``chaos_faults`` attribute: ``(name, params)`` pairs,
+        set by a scenario file's item) before any trial: an unknown fault or a bad parameter stops the run with
+        one line and exit 4 (pytest's usage error), once per scenario, instead of failing every trial."""
+        from chaos.errors import FaultParamError
+
+        seen: set[str] = set()
+        for item in items:
+            faults = getattr(item, "chaos_faults", None)
+            scenario = scenario_id(item)
+            if not faults or scenario in seen:
+                continue
+            seen.add(scenario)
+            for name, params in faults:
+                try:
+                    self.manager.validate(str(name), dict(params))
+                except FaultParamError as error:
+                    problem = f"{scenario}: {type(error).__name__}: {error}"
+                else:
+                    continue
+                raise pytest.UsageError(problem)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtestloop(self, session: pytest.Session) -> bool | None:

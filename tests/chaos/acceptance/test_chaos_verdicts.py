@@ -345,3 +345,32 @@ def test_resilience_plan_lists_each_scenario_without_running_it(pytester: pytest
         ]
     )
     assert "passed" not in done.stdout.str()
+
+
+def test_static_faults_are_checked_before_any_trial(pytester: pytest.Pytester) -> None:
+    """An item declaring its faults up front (``chaos_faults``, as a scenario file's item does) with an unknown
+    one stops the run before any trial: exit 4 and one line."""
+    pytester.makeconftest(
+        """
+        def pytest_collection_modifyitems(items):
+            for item in items:
+                item.chaos_faults = [("network.latency", {"latency_ms": 5}), ("network.latencyy", {})]
+        """
+    )
+    pytester.makepyfile(
+        test_scenario="""
+        import pytest
+
+        @pytest.mark.chaos(trials=3, min_recovery_rate=0.9)
+        def test_x(chaos):
+            raise AssertionError("no trial may run")
+        """
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    lines = [line for line in result.stderr.lines + result.stdout.lines if "network.latencyy" in line]
+    assert lines == [
+        "ERROR: test_scenario.py::test_x: UnknownFaultError: fault 'network.latencyy' is not registered; fix: did you"
+        " mean 'network.latency'?"
+    ]
+    assert "no trial may run" not in result.stdout.str()
