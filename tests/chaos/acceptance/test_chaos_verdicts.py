@@ -369,8 +369,9 @@ def test_static_faults_are_checked_before_any_trial(pytester: pytest.Pytester) -
     result = pytester.runpytest("-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     lines = [line for line in result.stderr.lines + result.stdout.lines if "network.latencyy" in line]
-    assert lines == [
+    expected = (
         "ERROR: test_scenario.py::test_x: UnknownFaultError: fault 'network.latencyy' is not registered; fix: did you"
         " mean 'network.latency'?"
-    ]
+    )
+    assert lines == [expected]
     assert "no trial may run" not in result.stdout.str()
