@@ -100,14 +100,24 @@ def _trial_lines(trial: TrialView, *, scenario: bool = False) -> list[str]:
     return [line, "  ```", f"  {trial.replay}", "  ```"]
 
 
+def _gate(scenario: ScenarioView) -> str:
+    """The gate cell: ``point``, ``confident``, or under trials="auto" where the sequential rule stopped."""
+    if scenario.baseline:
+        return "\u2013"
+    sequential = scenario.extra.get("sequential")
+    if isinstance(sequential, dict):
+        return f"auto: {sequential.get('stop')} at {sequential.get('trials_used')}/{sequential.get('max_trials')}"
+    return str(scenario.extra.get("gate") or "point")
+
+
 def _table(view: ReportView) -> list[str]:
     levels = {scenario.confidence for scenario in view.scenarios}
     level = f" {levels.pop() * 100:g}%" if len(levels) == 1 else ""
     lines = [
-        f"| verdict | scenario | trials | rate | Wilson{level} | min | "
+        f"| verdict | scenario | trials | rate | Wilson{level} | min | gate | "
         + " | ".join(OUTCOME_SHORT[name] for name in OUTCOMES)
         + " | ttr p50 | ttr p95 |",
-        "|---|---|---:|---:|---|---:|" + "---:|" * len(OUTCOMES) + "---:|---:|",
+        "|---|---|---:|---:|---|---:|---|" + "---:|" * len(OUTCOMES) + "---:|---:|",
     ]
     for scenario in view.scenarios:
         counts = " | ".join(str(scenario.outcomes[name]) for name in OUTCOMES)
@@ -116,7 +126,8 @@ def _table(view: ReportView) -> list[str]:
         ttr = scenario.time_to_recover
         lines.append(
             f"| {_verdict(scenario)} | {_code(scenario.id)} | {scenario.trials} | {_rate(scenario.recovery_rate)} "
-            f"| {interval} | {threshold} | {counts} | {_seconds(ttr['p50'])} | {_seconds(ttr['p95'])} |"
+            f"| {interval} | {threshold} | {_gate(scenario)} | {counts} | {_seconds(ttr['p50'])} "
+            f"| {_seconds(ttr['p95'])} |"
         )
     return lines
 
@@ -136,6 +147,10 @@ def _legend() -> list[str]:
             " lies given this many trials."
         ),
         "- **min**: the scenario's `min_recovery_rate`.",
+        (
+            "- **gate**: `point` (the observed rate must reach min), `confident` (its exact lower bound must), or"
+            " `auto: STOP at USED/MAX` (sequential trials stopped by the rule; docs/scenarios.md)."
+        ),
         *(f"- **{OUTCOME_SHORT[name]}** (`{name}`): {OUTCOME_HELP[name]}." for name in OUTCOMES),
         (
             "- **ttr p50 / p95**: time to recover, median and 95th percentile over trials that recovered after"

@@ -298,6 +298,9 @@ def test_auto_scenarios_stay_on_one_worker_under_xdist(pytester: pytest.Pytester
         "--chaos-seed=4", "--chaos-report=parallel", "-p", "no:cacheprovider", "-n", "2", "-v"
     )
     assert parallel.ret == pytest.ExitCode.OK
+    lines = parallel.stdout.lines
+    seed_line = lines.index("chaos: --chaos-seed=4")  # the controller's header, before any worker collects
+    assert seed_line < next(i for i, line in enumerate(lines) if line.startswith("created:"))
     workers = set(re.findall(r"\[(gw\d)\] \[ *\d+%\] PASSED test_scenario.py::test_auto", parallel.stdout.str()))
     assert len(workers) == 1, parallel.stdout.str()
     by_run = [{s["id"]: s for s in _journal(pytester, out)["scenarios"]} for out in ("serial", "parallel")]

@@ -122,10 +122,10 @@ def test_markdown_summary_lists_scenarios_and_replays() -> None:
     assert text.startswith("## ❌ FAIL · chaos run `20231114T221320-9`")
     assert "**1 of 2 failed**" in text
     assert (
-        "| verdict | scenario | trials | rate | Wilson 95% | min | rec | degr | fail | dirty | indet | n/t "
+        "| verdict | scenario | trials | rate | Wilson 95% | min | gate | rec | degr | fail | dirty | indet | n/t "
         "| ttr p50 | ttr p95 |"
     ) in text
-    row = "| ✅ PASS | `t.py::test_ok` | 2 | 100.0% | 34.2-100.0% | 0.9 | 1 | 1 | 0 | 0 | 0 | 0 | 0.5s | 1.5s |"
+    row = "| ✅ PASS | `t.py::test_ok` | 2 | 100.0% | 34.2-100.0% | 0.9 | point | 1 | 1 | 0 | 0 | 0 | 0 | 0.5s | 1.5s |"
     assert row in text
     assert "| ❌ FAIL | `t.py::test_bad` | 2 | 50.0% |" in text
     assert "pytest 't.py::test_bad[trial0]' --chaos-seed=9 --chaos-trials=2" in text
@@ -148,7 +148,10 @@ def test_markdown_summary_sets_the_baseline_row_apart() -> None:
     journal = build_journal(9, [summary], records, started=1_700_000_000.0, ended=1_700_000_060.0)
     assert journal["scenarios"][0]["baseline"] is True
     text = render_markdown(journal)
-    assert "| 📏 baseline | `t.py::test_baseline` | 3 | 33.3% | 6.1-79.2% | \u2013 | 1 | 0 | 2 | 0 | 0 | 0 |" in text
+    assert (
+        "| 📏 baseline | `t.py::test_baseline` | 3 | 33.3% | 6.1-79.2% | \u2013 | \u2013 | 1 | 0 | 2 | 0 | 0 | 0 |"
+        in text
+    )
     assert "📏 baseline is a `min_recovery_rate=0` row" in text
     assert "### Expected failures in baselines (2)" in text
     assert summary_lines([summary])[0].startswith("BASELINE t.py::test_baseline: 33.3% recovered")
