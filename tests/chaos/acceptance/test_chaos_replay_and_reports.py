@@ -41,7 +41,8 @@ def test_failure_report_ends_with_a_replay_that_works_from_a_subdirectory(
     (sub / "test_scen.py").write_text(NOISY)
     monkeypatch.chdir(sub)
     result = pytester.runpytest("test_scen.py", "--chaos-seed=3", "-p", "no:cacheprovider")
-    result.assert_outcomes(passed=2, failed=1)
+    outcomes = result.parseoutcomes()  # the threshold is met: the failing trial is counted as tolerated
+    assert (outcomes["passed"], outcomes["tolerated"]) == (2, 1)
     block = _failure_block(result.stdout.str(), "test_noisy[trial1]")
     assert any("stdout of trial 1" in line for line in block)
     assert any("log of trial 1" in line for line in block)
