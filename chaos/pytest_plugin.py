@@ -483,7 +483,7 @@ class ChaosPlugin:
             report.longrepr = f"chaos: {type(error).__name__}: {error}"
         elif isinstance(error, FaultArmError) and not trial.residue:
             report.longrepr = f"chaos: indeterminate: {error}"
-        elif report.failed and trial.outcome is not None and not self._full_tracebacks():
+        elif report.failed and trial.outcome is not None and _default_report(item) and not self._full_tracebacks():
             what = str(error) if isinstance(error, SteadyStateError) else trial.error  # residue: every item
             more = "full traceback: -v or --chaos-tracebacks"
             report.longrepr = f"chaos: {trial.outcome}: {what}\n  replay: {replay} ({more})"
@@ -668,6 +668,11 @@ class ChaosPlugin:
         if failed and len(chaos_trials) == len(failed):
             terminalreporter.stats["failed"] = []
             terminalreporter.stats.setdefault("tolerated", []).extend(chaos_trials)
+
+
+def _default_report(item: pytest.Item) -> bool:
+    """True when ``item`` keeps pytest's own failure report (a scenario file's item may write its own)."""
+    return type(item).repr_failure in (pytest.Function.repr_failure, pytest.Item.repr_failure)
 
 
 def explain_line(scenario: str, settings: ScenarioSettings) -> str:

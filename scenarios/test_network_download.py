@@ -55,7 +55,7 @@ NETWORK_FAULTS: dict[str, tuple[str, Draw, Callable[[random.Random], float | Non
 }
 
 
-@pytest.mark.chaos(trials="auto", max_trials=40, min_recovery_rate=0.8, confidence=0.9)
+@pytest.mark.chaos(trials="auto", max_trials=30, min_recovery_rate=0.7, confidence=0.8)
 @pytest.mark.parametrize("kind", list(NETWORK_FAULTS))
 def test_model_download_under_network_fault(chaos: Any, installer: Installer, hub_proxy: Any, kind: str) -> None:
     """The install completes and every model file verifies, whatever the hub link does."""
