@@ -65,10 +65,10 @@ def summary_lines(summaries: Iterable[ScenarioSummary], *, limit: int = 5) -> li
     for summary in summaries:
         verdict = (summary.verdict or ("pass" if summary.passed else "fail")).upper()
         counts = " ".join(f"{short}={summary.outcomes[key]}" for key, short in _COLUMNS if summary.outcomes[key])
-        gate = ""
-        if not summary.baseline:
-            gate = f", gate {summary.gate}"
-            if summary.lower_bound is not None and summary.gate == "confident":
+        gate = ""  # the point gate is the plain line; a confident one says so, with its bound
+        if not summary.baseline and summary.gate == "confident":
+            gate = ", gate confident"
+            if summary.lower_bound is not None:
                 gate += f" (lower bound {summary.lower_bound * 100:.1f}%)"
         trials = f"{summary.trials} trials"
         if summary.sequential is not None:
