@@ -155,6 +155,7 @@ class Chaos:
             except Exception as error:  # noqa: BLE001  # a crashing check is residue to report, not a harness crash
                 residue = [f"verify_reverted raised {type(error).__name__}: {error}"]
             self.trial.residue.extend(f"{name}: {item}" for item in residue)
+            self.trial.leaked.extend(f"{name}: {item}" for item in residue)
             with self._lock:  # after verify_reverted: what a fault notes while checking is kept too
                 for event in ctx.events:
                     data = {key: value for key, value in event.items() if key != "event"}

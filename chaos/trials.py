@@ -9,9 +9,9 @@ are left out: neither says anything about recovery; ``failed_dirty`` counts as a
 have their own share, and a scenario with more than ``max_indeterminate`` of them fails.
 
 **The verdict** (``verdict`` in the journal): ``pass``, ``fail``, ``undecided`` (the evidence supports neither),
-``incomplete`` (trials it needed did not run: ``-x``, ``--maxfail``, ``-k``) or ``baseline``. A scenario never
-passes when a trial is ``failed_dirty``, when no trial triggered, or when its fault setup was invalid. Beyond
-that the gate (:class:`ScenarioSettings`) decides:
+``incomplete`` (trials it needed did not run: ``-x``, ``--maxfail``, ``-k``) or ``baseline``. A gated scenario
+never passes when a trial is ``failed_dirty``, when no trial triggered, or when its fault setup was invalid.
+Beyond that the gate (:class:`ScenarioSettings`) decides:
 
 - ``gate="point"``: the observed rate must be ``>= min_recovery_rate``;
 - ``gate="confident"``: the exact (Clopper-Pearson) one-sided lower bound of the rate at ``confidence`` must be
@@ -22,7 +22,11 @@ that the gate (:class:`ScenarioSettings`) decides:
 The Wilson score interval at ``confidence`` is reported beside the rate, for reading; it does not gate.
 
 A scenario with ``min_recovery_rate=0.0`` is a **baseline** row (e.g. plain ``huggingface_hub`` under the same
-fault as the runtime): its rate is there to compare with, so reports label it ``baseline`` rather than pass.
+fault as the runtime, or an installer no one here wrote): its rate is there to compare with, so reports label it
+``baseline`` rather than pass. Its ``failed_dirty`` trials are counted and shown, but do not fail it: a
+half-written install is exactly what such a row exists to show. It still fails when nothing triggered (the
+comparison would be empty), when its fault setup was invalid, and when a fault did not revert (``leaked``: the
+harness's or a plugin's bug, which fails any scenario).
 """
 
 from __future__ import annotations
@@ -151,6 +155,7 @@ class Trial:
     degraded: bool = False
     marked_triggered: bool = False
     residue: list[str] = field(default_factory=list)
+    leaked: list[str] = field(default_factory=list)  # the residue a fault left (it did not revert): a harness bug
     error: str | None = None
     user_message: str = ""
     events: list[dict[str, Any]] = field(default_factory=list)
@@ -197,6 +202,8 @@ class Trial:
         }
         if self.residue:
             entry["residue"] = list(self.residue)
+        if self.leaked:
+            entry["leaked"] = list(self.leaked)
         if self.user_message:
             entry["user_message"] = self.user_message
         if threshold is not None:
@@ -608,7 +615,7 @@ class ScenarioSummary:
     @property
     def baseline(self) -> bool:
         """True for a baseline row (``min_recovery_rate=0.0``): its rate is measured for comparison, not gated;
-        it still fails on ``failed_dirty`` or when nothing triggered."""
+        ``failed_dirty`` trials are shown but do not fail it; it still fails when nothing triggered."""
         return self.min_recovery_rate == 0.0
 
     @property
@@ -742,7 +749,9 @@ def _summarize(scenario: str, records: list[dict[str, Any]], hint: Mapping[str, 
         lower = exact_lower_bound(successes, evaluated, level)
     if usage_error:
         verdict, reason = "fail", usage_error
-    elif outcomes[Outcome.FAILED_DIRTY]:
+    elif leaked := [r for r in counted if r.get("leaked")]:
+        verdict, reason = "fail", f"{len(leaked)} trial(s) left a fault not reverted: {leaked[0]['leaked'][0]}"
+    elif outcomes[Outcome.FAILED_DIRTY] and settings.min_recovery_rate > 0.0:
         verdict, reason = "fail", f"{outcomes[Outcome.FAILED_DIRTY]} trial(s) failed_dirty (left residue)"
     elif share > settings.max_indeterminate:
         verdict, reason = (
@@ -759,7 +768,12 @@ def _summarize(scenario: str, records: list[dict[str, Any]], hint: Mapping[str, 
         reason = "no trial triggered its fault" if indeterminate == 0 else "every triggered trial was indeterminate"
     elif settings.min_recovery_rate == 0.0:
         verdict = "baseline" if complete else "incomplete"
-        reason = f"baseline: recovery rate {rate:.3f}" + ("" if complete else " (not every planned trial ran)")
+        dirty = outcomes[Outcome.FAILED_DIRTY]
+        reason = (
+            f"baseline: recovery rate {rate:.3f}"
+            + (f", {dirty} trial(s) left a half-written install (failed_dirty)" if dirty else "")
+            + ("" if complete else " (not every planned trial ran)")
+        )
     else:
         verdict, reason = _gate(settings, successes, evaluated, complete)
     ttr: dict[str, float | None] = {"p50": None, "p95": None, "max": None}

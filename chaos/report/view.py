@@ -46,8 +46,8 @@ OUTCOME_HELP = {
     "recovered": "the install finished after the fault",
     "recovered_degraded": "it finished with reduced parameters (e.g. a smaller batch size)",
     "failed_clean": "it gave up and left no residue (counts against the rate)",
-    "failed_dirty": "it left residue or half state: always a defect, fails the scenario",
-    "indeterminate": "the harness itself failed (fixture error, fault not armed); counts against the rate",
+    "failed_dirty": "it left residue or half state: a defect that fails a gated scenario (a baseline counts it)",
+    "indeterminate": "the harness itself failed (fixture error, fault not armed); left out of the rate",
     "not_triggered": "no armed fault fired; left out of the rate",
 }
 # Worst first: the run's verdict is the first of these any non-baseline scenario has.
@@ -62,7 +62,7 @@ _SCENARIO_KEYS = frozenset(
 _TRIAL_KEYS = frozenset(
     {
         "scenario", "index", "seed", "faults", "outcome", "time_to_recover_s", "duration_s", "failure_types",
-        "strategies", "error", "replay", "notes", "residue", "user_message", "run",
+        "strategies", "error", "replay", "notes", "residue", "leaked", "user_message", "run",
     }
 )  # fmt: skip
 _RUN_KEYS = frozenset({"id", "seed", "started", "ended", "host", "versions"})
@@ -280,7 +280,7 @@ def _trial(entry: Mapping[str, Any], baseline: bool) -> TrialView:
         notes=tuple(dict(note) for note in entry.get("notes") or () if isinstance(note, Mapping)),
         residue=tuple(str(item) for item in entry.get("residue") or ()),
         user_message=str(entry.get("user_message") or ""),
-        expected=baseline and outcome in BAD_OUTCOMES and outcome != "failed_dirty",
+        expected=baseline and outcome in BAD_OUTCOMES and not entry.get("leaked"),
         extra=_extra(entry, _TRIAL_KEYS),
     )
 

@@ -133,7 +133,8 @@ def test_threshold_missed_although_every_trial_passed(pytester: pytest.Pytester)
 
 
 def test_residue_fails_a_passing_trial_as_failed_dirty(pytester: pytest.Pytester) -> None:
-    """A fault that is not reverted fails its trial (failed_dirty) and the scenario, even at min rate 0."""
+    """A fault that is not reverted fails its trial (failed_dirty) and the scenario, even at min rate 0: it is
+    the harness's (or a plugin's) bug, not the target's behaviour, so the journal marks it ``leaked``."""
     pytester.makeconftest(CONFTEST_FAULTS)
     pytester.makepyfile(
         test_scenario="""
@@ -151,6 +152,8 @@ def test_residue_fails_a_passing_trial_as_failed_dirty(pytester: pytest.Pytester
     result.stdout.fnmatch_lines(["*chaos: trial left residue (failed_dirty):*", "*demo.toggle: leaked *"])
     journal = json.loads((pytester.path / "out" / "journal.json").read_text())
     assert [trial["outcome"] for trial in journal["trials"]] == ["recovered", "failed_dirty"]
+    assert [bool(trial.get("leaked")) for trial in journal["trials"]] == [False, True]
+    assert journal["scenarios"][0]["verdict"] == "fail"
     assert journal["trials"][0]["faults"][0] == {
         "name": "demo.toggle",
         "params": {"fire": True, "leak": False},

@@ -152,6 +152,38 @@ def test_baseline_failures_are_expected_failures(pytester: pytest.Pytester) -> N
     assert "chaos: failed_clean: AssertionError: the runtime gave up once" in failure
 
 
+DIRTY_BASELINE = """
+import pytest
+
+@pytest.mark.chaos(trials=4, min_recovery_rate=0.0)
+def test_other_installer(chaos, chaos_trial_index, tmp_path):
+    chaos.mark_triggered()
+    chaos.watch(tmp_path)
+    if chaos_trial_index % 2:
+        (tmp_path / "model.bin.part").write_bytes(b"half")  # what a plain installer leaves when it dies
+        raise AssertionError("the installer died mid-file")
+"""
+
+
+def test_a_baseline_that_leaves_half_written_installs_is_measured_not_failed(pytester: pytest.Pytester) -> None:
+    """An installer no one here wrote leaves partial files in half its trials: the row is a baseline that says
+    so (failed_dirty counted, reason names it), its trials read x, and the run passes."""
+    pytester.makepyfile(test_scenario=DIRTY_BASELINE)
+    result = pytester.runpytest("--chaos-seed=3", "--chaos-report=out", "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str()
+    outcomes = result.parseoutcomes()
+    assert (outcomes["passed"], outcomes["xfailed"], "failed" in outcomes) == (2, 2, False)
+    (scenario,) = _journal(pytester)["scenarios"]
+    assert scenario["verdict"] == "baseline"
+    assert scenario["outcomes"]["failed_dirty"] == 2
+    assert "2 trial(s) left a half-written install (failed_dirty)" in scenario["reason"]
+    # the same row with a threshold is gated, and a dirty trial fails it
+    pytester.makepyfile(test_scenario=DIRTY_BASELINE.replace("min_recovery_rate=0.0", "min_recovery_rate=0.25"))
+    result = pytester.runpytest("--chaos-seed=3", "--chaos-report=out", "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert _journal(pytester)["scenarios"][0]["verdict"] == "fail"
+
+
 def test_stopping_at_the_first_failure_leaves_scenarios_incomplete(pytester: pytest.Pytester) -> None:
     """-x stops the run after one failing trial: the scenarios it cut short are incomplete and the run fails."""
     pytester.makepyfile(test_scenario=BASELINE.replace("min_recovery_rate=0.0", "min_recovery_rate=0.25"))

@@ -21,14 +21,19 @@ def test_scenarios_read_worst_verdict_first_and_baselines_last() -> None:
 
 
 def test_bad_trials_are_worst_first_and_baseline_failures_are_expected() -> None:
-    """failed_dirty sorts before failed_clean; a baseline's failed_clean is expected, its failed_dirty is not."""
-    journal = journal_of(scenario_records("s.py::test_b", ["failed_clean", "failed_dirty", "recovered"], min_rate=0.0))
-    (scenario,) = build_view(journal).scenarios
+    """failed_dirty sorts before failed_clean; a baseline's failures are expected (it measures them, half-written
+    installs included), except a fault that did not revert: that is the harness's bug and fails even a baseline."""
+    records = scenario_records("s.py::test_b", ["failed_clean", "failed_dirty", "recovered"], min_rate=0.0)
+    (scenario,) = build_view(journal_of(records)).scenarios
     assert [(t.index, t.outcome, t.expected) for t in scenario.bad_trials] == [
-        (1, "failed_dirty", False),
+        (1, "failed_dirty", True),
         (0, "failed_clean", True),
     ]
-    assert scenario.verdict == "fail"  # residue fails even a baseline
+    assert scenario.verdict == "baseline"
+    records[1]["leaked"] = ["demo.toggle: the toxic is still on proxy 'hub'"]
+    (scenario,) = build_view(journal_of(records)).scenarios
+    assert [(t.index, t.expected) for t in scenario.bad_trials] == [(1, False), (0, True)]
+    assert scenario.verdict == "fail"  # a leaked fault fails even a baseline
     assert scenario.bad_trials[0].error_line == "RecoveryFailed: gave up on trial 1"
 
 
