@@ -108,3 +108,13 @@ def test_json_form_is_complete() -> None:
     assert net["p_value"] < 1e-9
     with pytest.raises(ValueError, match=r"confidence=1\.5 must be in"):
         diff_journals(journal_of(_base()), journal_of(records), confidence=1.5)
+
+
+def test_a_baseline_rows_dirty_trials_are_measured_not_regressions() -> None:
+    """A new baseline row (min_recovery_rate 0) full of half-written installs is no regression; the same row
+    with a leaked fault is."""
+    base = journal_of(_base()[:20])
+    records = scenario_records("s.py::test_other_installer", ["failed_dirty", "recovered"], min_rate=0.0)
+    assert diff_journals(base, journal_of(records)).regressions == ()
+    records[0]["leaked"] = ["network.reset_peer: toxic 'chaos' is still on proxy 'hub'"]
+    assert [f.kind for f in diff_journals(base, journal_of(records)).regressions] == ["new_failed_dirty"]
