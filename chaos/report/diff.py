@@ -277,7 +277,8 @@ def render_diff_markdown(diff: JournalDiff) -> str:
         "",
         f"{len(diff.regressions)} regression(s), {len(diff.notices)} notice(s). A rate drop counts when the "
         f"{diff.test_name} gives p < {alpha:.3g} ({diff.confidence * 100:g}% confidence); baselines are not gated; "
-        "any new failed_dirty trial outside a baseline counts." + (" New failure types count too (--strict)." if diff.strict else ""),
+        "any new failed_dirty trial outside a baseline counts."
+        + (" New failure types count too (--strict)." if diff.strict else ""),
     ]
     for title, findings in (("Regressions", diff.regressions), ("Notices (not gating)", diff.notices)):
         if not findings:
