@@ -24,9 +24,9 @@ The Wilson score interval at ``confidence`` is reported beside the rate, for rea
 A scenario with ``min_recovery_rate=0.0`` is a **baseline** row (e.g. plain ``huggingface_hub`` under the same
 fault as the runtime, or an installer no one here wrote): its rate is there to compare with, so reports label it
 ``baseline`` rather than pass. Its ``failed_dirty`` trials are counted and shown, but do not fail it: a
-half-written install is exactly what such a row exists to show. It still fails when nothing triggered (the
-comparison would be empty), when its fault setup was invalid, and when a fault did not revert (``leaked``: the
-harness's or a plugin's bug, which fails any scenario).
+half-written install is exactly what such a row exists to show; nor does a row whose fault never provably
+reached the target (reported as such: nothing to compare). It still fails when its fault setup was invalid and
+when a fault did not revert (``leaked``: the harness's or a plugin's bug, which fails any scenario).
 """
 
 from __future__ import annotations
@@ -615,7 +615,7 @@ class ScenarioSummary:
     @property
     def baseline(self) -> bool:
         """True for a baseline row (``min_recovery_rate=0.0``): its rate is measured for comparison, not gated;
-        ``failed_dirty`` trials are shown but do not fail it; it still fails when nothing triggered."""
+        ``failed_dirty`` trials are shown but do not fail it; a leaked fault or a bad fault setup still does."""
         return self.min_recovery_rate == 0.0
 
     @property
@@ -763,6 +763,10 @@ def _summarize(scenario: str, records: list[dict[str, Any]], hint: Mapping[str, 
         )
     elif not records:
         verdict, reason = "incomplete", "no trial ran (the run stopped first: -x, --maxfail, an interrupt)"
+    elif rate is None and settings.min_recovery_rate == 0.0 and indeterminate == 0:
+        # a baseline measures; that the fault never provably reached the target is the measurement (n/t)
+        verdict = "baseline" if complete else "incomplete"
+        reason = "baseline: no trial triggered its fault (nothing to compare)"
     elif rate is None:
         verdict = "fail" if complete else "incomplete"
         reason = "no trial triggered its fault" if indeterminate == 0 else "every triggered trial was indeterminate"

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from chaos.scenario.model import MatrixEntry, ScenarioError, ScenarioFile, is_scenario_file
+from chaos.scenario.model import FaultStep, MatrixEntry, ScenarioError, ScenarioFile, is_scenario_file
 
 if TYPE_CHECKING:
     from chaos.command import CommandResult
@@ -210,20 +210,33 @@ def run_trial(
         )
 
     with contextlib.ExitStack() as armed:
-        timed: list[tuple[float, contextlib.ExitStack]] = []
+        timeline: list[tuple[float, Callable[[], None]]] = []
         for step in entry.faults:
             params = {key: fill(value) if isinstance(value, str) else value for key, value in step.params.items()}
             proxy = proxies[step.proxy] if step.proxy is not None else None
             one = armed.enter_context(contextlib.ExitStack())  # exited early when the step is timed
-            one.enter_context(chaos.inject(step.name, proxy=proxy, target=dict(facts), **params))
+
+            def arm(
+                one: contextlib.ExitStack = one,
+                step: FaultStep = step,
+                params: dict[str, Any] = params,
+                proxy: str | None = proxy,
+            ) -> None:
+                one.enter_context(chaos.inject(step.name, proxy=proxy, target=dict(facts), **params))
+
+            if step.at_s is None:
+                arm()
+            else:
+                timeline.append((step.at_s, arm))
             if step.for_s is not None:
-                timed.append((step.for_s, one))
-        result = _run_reverting(run, timed) if timed else run()
+                timeline.append(((step.at_s or 0.0) + step.for_s, one.close))
+        result = _run_timed(run, timeline) if timeline else run()
     chaos.settle(result, _problems(chaos, scenario, targets, fill, required=result.ok))
 
 
-def _run_reverting(run: Callable[[], CommandResult], timed: list[tuple[float, contextlib.ExitStack]]) -> CommandResult:
-    """``run()`` in a worker thread while each timed fault is reverted ``for_s`` seconds after the start."""
+def _run_timed(run: Callable[[], CommandResult], timeline: list[tuple[float, Callable[[], None]]]) -> CommandResult:
+    """``run()`` in a worker thread while this thread arms (``at_s``) and reverts (``for_s`` after arming) the
+    timed faults at their instants, counted from the start; what is still armed is reverted by the caller."""
     box: dict[str, Any] = {}
 
     def work() -> None:
@@ -235,13 +248,15 @@ def _run_reverting(run: Callable[[], CommandResult], timed: list[tuple[float, co
     worker = threading.Thread(target=work, name="chaos-scenario-run", daemon=True)
     started = time.monotonic()
     worker.start()
-    pending = sorted(timed, key=lambda pair: pair[0])
-    # Real time on purpose: the revert races a real command, not the harness clock.
-    while worker.is_alive():
-        while pending and time.monotonic() - started >= pending[0][0]:
-            pending.pop(0)[1].close()
-        worker.join(0.01)
-    worker.join()
+    pending = sorted(timeline, key=lambda pair: pair[0])  # stable: an arm comes before its own revert
+    # Real time on purpose: the faults race a real command, not the harness clock.
+    try:
+        while worker.is_alive():
+            while pending and time.monotonic() - started >= pending[0][0]:
+                pending.pop(0)[1]()
+            worker.join(0.01)
+    finally:  # a fault that failed to arm mid-run: the command (bounded by its timeout) still ends first
+        worker.join()
     if "error" in box:
         raise box["error"]
     result: CommandResult = box["result"]

@@ -66,8 +66,8 @@ _TOP_KEYS = frozenset(
     {"name", "description", "command", "shell", "cwd", "env", "timeout_s", "hub", "index", "matrix", "verify"}
     | {"rerun", *THRESHOLD_KEYS}
 )
-_ENTRY_KEYS = frozenset({"id", "fault", "params", "proxy", "for_s", "faults", *THRESHOLD_KEYS})
-_STEP_KEYS = frozenset({"fault", "params", "proxy", "for_s"})
+_ENTRY_KEYS = frozenset({"id", "fault", "params", "proxy", "at_s", "for_s", "faults", *THRESHOLD_KEYS})
+_STEP_KEYS = frozenset({"fault", "params", "proxy", "at_s", "for_s"})
 _VERIFY_KEYS = frozenset({"leftovers", "ignore", "hf_cache", "pip"})
 _PROXIES = ("hub", "index")
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,79}$")
@@ -412,7 +412,18 @@ class _Loader:
             for_s = self.number(
                 for_s, (*path, "for_s"), 0.0, _MAX_TIMEOUT_S, "for_s = 1.0 (the link returns after 1 s)"
             )
-        return FaultStep(name=name, params=dict(params), proxy=proxy, for_s=for_s)
+        at_s = table.get("at_s")
+        if at_s is not None:
+            at_s = self.number(
+                at_s, (*path, "at_s"), 0.0, _MAX_TIMEOUT_S, "at_s = 1.0 (the link breaks 1 s into the run)"
+            )
+            if not type(fault).needs_proxy:
+                message = (
+                    f"{key_name(path)}.at_s: {name} is armed before the command starts (at_s times network faults "
+                    "only); fix: remove at_s"
+                )
+                raise self.fail((*path, "at_s"), message)
+        return FaultStep(name=name, params=dict(params), proxy=proxy, at_s=at_s, for_s=for_s)
 
     def hf_cache(self, value: object) -> tuple[HfCacheCheck, ...]:
         path: tuple[str | int, ...] = ("verify", "hf_cache")

@@ -40,13 +40,16 @@ class ScenarioError(ChaosError):
 
 @dataclass(frozen=True, slots=True)
 class FaultStep:
-    """One fault of a matrix entry: its registered name, its parameters, the proxy a network fault acts on, and
-    ``for_s``: revert it that many seconds into the run (the link comes back); None: armed for the whole run."""
+    """One fault of a matrix entry: its registered name, its parameters, the proxy a network fault acts on,
+    ``at_s``: arm it that many seconds into the run (network faults: the link breaks mid-download; None: before
+    the command starts), and ``for_s``: revert it that many seconds after it was armed (the link comes back;
+    None: armed until the run ends)."""
 
     name: str
     params: Mapping[str, Any]
     proxy: str | None = None
     for_s: float | None = None
+    at_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

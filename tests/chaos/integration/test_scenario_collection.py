@@ -63,3 +63,49 @@ def test_a_bad_file_is_one_collection_error_line(pytester: pytest.Pytester) -> N
     )
     assert result.ret == pytest.ExitCode.INTERRUPTED
     result.assert_outcomes(errors=1)
+
+
+TIMED_DOWN = """\
+command = ["sh", "-c", '''
+set -u
+for try in 1 2 3 4 5 6 7 8 9 10; do
+  curl -fsS --max-time 20 -C - -o "{workdir}/w.bin" "$HF_ENDPOINT/acme/big/resolve/main/w.bin" && exit 0
+  sleep 0.2
+done
+echo "gave up" >&2; exit 1
+''']
+trials = 1
+min_recovery_rate = 0.5
+
+[hub]
+seed = 3
+[[hub.repos]]
+repo_id = "acme/big"
+[[hub.repos.files]]
+path = "w.bin"
+size_bytes = 600_000
+
+[[matrix]]
+id = "down-mid-download"
+faults = [
+  { fault = "network.bandwidth", params = { rate_kbps = 200 } },
+  { fault = "network.down", at_s = 0.8, for_s = 0.6 },
+]
+"""
+
+
+def test_at_s_takes_the_link_down_mid_download(pytester: pytest.Pytester) -> None:
+    """network.down with at_s: armed 0.8 s into a 3 s transfer it cuts the live connection (so it provably
+    fired, which a down armed before the start cannot show for a command), and a resuming installer recovers."""
+    import json
+
+    pytester.makefile(".toml", chaos=TIMED_DOWN)
+    result = pytester.runpytest("-p", "no:cacheprovider", "--chaos-seed=5", "--chaos-report=out")
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str()
+    (trial,) = json.loads((pytester.path / "out" / "journal.json").read_text())["trials"]
+    assert trial["outcome"] == "recovered"
+    down = next(fault for fault in trial["faults"] if fault["name"] == "network.down")
+    assert down["triggered"] is True
+    cut = [note for note in trial["notes"] if note["event"] == "network.up"]
+    assert cut
+    assert cut[0]["data"]["connections_cut"] >= 1

@@ -122,3 +122,18 @@ def test_aggregate_is_order_independent_and_deduplicates() -> None:
     shuffled = records + records[:2]
     random.Random(3).shuffle(shuffled)
     assert [s.to_journal() for s in aggregate(shuffled)] == [s.to_journal() for s in aggregate(records)]
+
+
+def test_nothing_triggered_fails_a_gated_row_and_is_reported_by_a_baseline() -> None:
+    """Every trial not_triggered: a gated scenario fails (its claim is untested); a baseline row reports that the
+    fault never provably reached the target, without failing the run."""
+    for min_rate, passed, verdict in ((0.5, False, "fail"), (0.0, True, "baseline")):
+        records = [
+            Trial(scenario="s.py::t", index=i, seed=i, outcome=Outcome.NOT_TRIGGERED).record(
+                threshold={"trials": 2, "min_recovery_rate": min_rate}
+            )
+            for i in range(2)
+        ]
+        (summary,) = aggregate(records)
+        assert (summary.passed, summary.to_journal()["verdict"]) == (passed, verdict)
+        assert "no trial triggered its fault" in summary.reason

@@ -90,6 +90,14 @@ BAD = [
     ),
     ("bad rerun", ("trials = 2", 'trials = 2\nrerun = "always"'), "rerun", "rerun='always'", True),
     ("bad for_s", ("after_bytes = 1000 }", "after_bytes = 1000 }\nfor_s = -1"), "for_s", "for_s=-1", True),
+    ("bad at_s", ("after_bytes = 1000 }", "after_bytes = 1000 }\nat_s = -1"), "at_s", "at_s=-1", True),
+    (
+        "at_s on a fault armed before the start",
+        ("max_s = 0.2 } }]", "max_s = 0.2 }, at_s = 1.0 }]"),
+        "at_s = 1.0",
+        "at_s times network faults only",
+        False,
+    ),
     ("misspelt table", ("[[matrix]]\nid", "[[matrix_x]]\nid"), "matrix_x", "matrix_x is not a known key", True),
 ]
 
