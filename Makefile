@@ -8,6 +8,7 @@ STAMP := $(VENV)/.installed
 PLUGIN_PROJECTS := $(wildcard plugins/*/pyproject.toml)
 TRIALS ?=
 SEED ?=
+WORKERS ?= 2
 PYTEST_ARGS ?=
 
 .PHONY: all venv run test lint bench clean
@@ -23,7 +24,7 @@ $(STAMP): pyproject.toml $(PLUGIN_PROJECTS)
 venv: $(STAMP)
 
 run: venv
-	$(VENV)/bin/resilience run scenarios --report reports $(if $(TRIALS),--trials $(TRIALS)) $(if $(SEED),--seed $(SEED)); \
+	$(VENV)/bin/resilience run scenarios --report reports -n $(WORKERS) $(if $(TRIALS),--trials $(TRIALS)) $(if $(SEED),--seed $(SEED)); \
 	status=$$?; baseline=$$(ls baselines/*/journal.json 2>/dev/null | sort -V | tail -n 1); \
 	if [ -n "$$baseline" ] && [ -f reports/journal.json ]; then \
 	  $(VENV)/bin/resilience report diff "$$baseline" reports/journal.json --out reports/diff.md >/dev/null; diff_status=$$?; \
