@@ -80,6 +80,7 @@ class Chaos:
         self._lock = threading.Lock()
         self._backend: ProxyBackend | None = None
         self._armed: list[_Armed] = []
+        self._runs: list[list[_Armed]] = []  # per running command: every fault armed since it started
         self.target_kind = "inprocess"
         """The ``kind`` fact of every fault armed from now on unless its ``target`` says otherwise: a trial whose
         target is a command (:meth:`run`) sets ``"subprocess"``, so ``disk.full`` picks a namespace backend."""
@@ -144,6 +145,8 @@ class Chaos:
             with fault.inject(ctx):
                 with self._lock:
                     self._armed.append(armed)
+                    for during in self._runs:  # armed mid-run (a scenario's at_s): the command's fired list sees it
+                        during.append(armed)
                 try:
                     yield fault
                 finally:
@@ -284,22 +287,27 @@ class Chaos:
 
             full_env = dict(os.environ if env is None else env)
         with self._lock:
-            armed = list(self._armed)
+            armed = list(self._armed)  # grows while the command runs, if a fault is armed meanwhile
+            self._runs.append(armed)
 
         def on_run(index: int, run: Any, wrapped: list[str]) -> None:
             self.note("command.run", **run.note(index, wrapped))
 
-        return run_command(
-            [str(arg) if not isinstance(arg, str) else arg for arg in argv],
-            env=full_env,
-            armed=armed,
-            cwd=cwd,
-            timeout_s=timeout_s,
-            input=input,
-            rerun=rerun,
-            tail_bytes=tail_bytes,
-            on_run=on_run,
-        )
+        try:
+            return run_command(
+                [str(arg) if not isinstance(arg, str) else arg for arg in argv],
+                env=full_env,
+                armed=armed,
+                cwd=cwd,
+                timeout_s=timeout_s,
+                input=input,
+                rerun=rerun,
+                tail_bytes=tail_bytes,
+                on_run=on_run,
+            )
+        finally:
+            with self._lock:
+                self._runs.remove(armed)
 
     def verify_hf_cache(
         self,

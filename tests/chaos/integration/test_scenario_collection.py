@@ -109,3 +109,5 @@ def test_at_s_takes_the_link_down_mid_download(pytester: pytest.Pytester) -> Non
     cut = [note for note in trial["notes"] if note["event"] == "network.up"]
     assert cut
     assert cut[0]["data"]["connections_cut"] >= 1
+    (run,) = [note for note in trial["notes"] if note["event"] == "command.run"]
+    assert "network.down" in run["data"]["fired"]  # armed after the command started, still in its result
