@@ -36,6 +36,7 @@ import errno
 import functools
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -47,6 +48,7 @@ from chaos.errors import FaultArmError, FaultParamError, UnsupportedFault
 from chaos.fault import ORDER_NAMESPACE, Fault, FaultContext, FaultRegistry, Param
 from chaos.faults import _diskwatch
 from chaos.hookspecs import hookimpl
+from resilience_core.paths import is_beneath
 
 __all__ = ["BACKENDS", "DiskFull", "chaos_add_faults", "namespace_support"]
 
@@ -118,10 +120,15 @@ def _free_bytes(path: pathlib.Path, *, as_root: bool) -> int:
 
 
 def _our_mounts(marker: str) -> list[str]:
-    """Mount points in this namespace whose source or mount point carries ``marker``."""
+    """Mount points in this namespace whose source or mount point carries ``marker`` (mountinfo's octal
+    escapes, ``\\040`` for a space, decoded)."""
     with contextlib.suppress(OSError), open("/proc/self/mountinfo") as info:
-        return [line.split()[4] for line in info if marker in line]
+        return [_unescape(line.split()[4]) for line in info if marker in line]
     return []
+
+
+def _unescape(field: str) -> str:
+    return re.sub(r"\\([0-7]{3})", lambda match: chr(int(match.group(1), 8)), field)
 
 
 class DiskFull(Fault):
@@ -368,7 +375,14 @@ class DiskFull(Fault):
 
     def verify_reverted(self, ctx: FaultContext) -> list[str]:
         """Residue: a mount of ours left in this namespace, a namespace still running, the filler, pyfakefs."""
-        residue = [f"disk.full: mount left at {point}" for point in _our_mounts("chaos-disk-full")]
+        # Only mounts at or under this fault's own path and scratch dir are its residue: a concurrent trial's
+        # disk.full (another xdist worker, another thread) mounts elsewhere and is that fault's to report.
+        own = [pathlib.Path(root) for root in (self.values["path"], self._dir) if root]
+        residue = [
+            f"disk.full: mount left at {point}"
+            for point in _our_mounts("chaos-disk-full")
+            if any(is_beneath(root, point) for root in own)
+        ]
         if self._dir is not None and self._dir.exists():
             residue.append(f"disk.full: scratch dir {self._dir} was not removed")
         residue.extend(

@@ -223,13 +223,18 @@ def test_filler_refuses_to_fill_a_big_disk(tmp_path: pathlib.Path) -> None:
 
 @needs_root
 def test_a_mount_left_behind_is_residue(tmp_path: pathlib.Path) -> None:
-    """verify_reverted reads /proc/self/mountinfo: a chaos-disk-full mount left in this namespace is reported."""
+    """verify_reverted reads /proc/self/mountinfo: a chaos-disk-full mount left under the fault's path is
+    reported, by that fault only."""
     fault = DiskFull(path=str(tmp_path))
     leak = tmp_path / "leak"
     leak.mkdir()
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4k", "chaos-disk-full", str(leak)], check=True)
     try:
         assert fault.verify_reverted(_ctx(tmp_path, "inprocess")) == [f"disk.full: mount left at {leak}"]
+        # a disk.full elsewhere (a concurrent trial on another worker) does not report this mount as its own
+        elsewhere = tmp_path / "elsewhere"
+        elsewhere.mkdir()
+        assert DiskFull(path=str(elsewhere)).verify_reverted(_ctx(tmp_path, "inprocess")) == []
     finally:
         subprocess.run(["umount", str(leak)], check=True)
     assert fault.verify_reverted(_ctx(tmp_path, "inprocess")) == []
