@@ -28,6 +28,7 @@ __all__ = [
     "RangeNotSatisfiable",
     "TargetHTTPServer",
     "header_safe",
+    "host_header_ok",
     "open_regular_file",
     "parse_range",
     "send_bytes",
@@ -36,6 +37,8 @@ __all__ = [
 ]
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# RFC 9110 Host: uri-host [ ":" port ], uri-host an IP-literal ([v6]), an IPv4 address or a reg-name.
+_HOST = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~!$&'()*+,;=%-]*)(?::(?P<port>[0-9]{0,5}))?")
 _ALLOWED_METHODS = "GET, HEAD, POST"
 
 
@@ -47,6 +50,17 @@ def header_safe(value: str) -> str:
     """
     text = value.encode("ascii", "backslashreplace").decode("ascii")
     return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
+
+
+def host_header_ok(value: str) -> bool:
+    """Whether ``value`` is a well-formed Host header (``host[:port]``); a server that builds URLs from it (the
+    hub's ``Link`` header, pypiserver's links) must not, from a malformed one, such as ``[``.
+
+    >>> host_header_ok("127.0.0.1:8080"), host_header_ok("[::1]:80"), host_header_ok("["), host_header_ok("a b")
+    (True, True, False, False)
+    """
+    found = _HOST.fullmatch(value)
+    return found is not None and (not found["port"] or int(found["port"]) <= 65535)
 
 
 def send_json_error(

@@ -26,6 +26,7 @@ from chaos.targets._http import (
     RangeNotSatisfiable,
     TargetHTTPServer,
     header_safe,
+    host_header_ok,
     open_regular_file,
     parse_range,
     send_bytes,
@@ -262,7 +263,9 @@ class HubRequestHandler(BaseHTTPRequestHandler):
         page = entries[cursor : cursor + page_size]
         headers = {}
         if cursor + page_size < len(entries):
-            host = self.headers.get("Host") or f"{self.server.bound_host}:{self.server.server_port}"
+            host = self.headers.get("Host") or ""
+            if not host or not host_header_ok(host):  # the Link is built from it: a malformed Host is not echoed
+                host = f"{self.server.bound_host}:{self.server.server_port}"
             base = urlsplit(self.path).path
             flag = "true" if recursive else "false"
             next_url = f"http://{host}{base}?recursive={flag}&expand=false&cursor={cursor + page_size}"

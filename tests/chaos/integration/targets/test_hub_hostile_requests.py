@@ -230,3 +230,20 @@ def test_clients_that_hang_up_leave_stderr_empty(tmp_path: Path, server: str) ->
         process.send_signal(signal.SIGTERM)
         _, err = process.communicate(timeout=30)
     assert err.strip().splitlines() == [f"{server} stopped (SIGTERM)"]
+
+
+@pytest.mark.parametrize("host", ["[", "a]", "[::1", "x:99999", "a b", "a:b"])
+def test_a_malformed_host_header_is_a_400_not_a_500(index: PackageIndex, host: str) -> None:
+    """pypiserver builds its links from Host: a malformed one (found by the HTTP fuzz: ``Host: [``) is a JSON 400
+    naming the header; before, the page raised inside pypiserver and answered 500."""
+    request = f"GET /simple/wan-app/ HTTP/1.1\r\nConnection: close\r\nHost: {host}\r\n\r\n".encode()
+    status, body = _status_and_json(_raw(index.port, request))
+    assert (status, body["error"]) == (400, "bad Host header")
+    assert repr(host) in str(body["detail"])
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost:8080", "[::1]:80"])
+def test_a_well_formed_host_header_still_gets_the_page(index: PackageIndex, host: str) -> None:
+    request = f"GET /simple/wan-app/ HTTP/1.1\r\nConnection: close\r\nHost: {host}\r\n\r\n".encode()
+    head = _raw(index.port, request).partition(b"\r\n")[0]
+    assert b" 200 " in head, head

@@ -224,6 +224,17 @@ def test_many_concurrent_clients_get_exact_bytes(hub: HubServer) -> None:
     assert hub.served_bytes(REPO, SHARD) == 32 * len(expected)
 
 
+@pytest.mark.parametrize(("host", "expected"), [("hub.example:8080", "hub.example:8080"), ("[", None), ("a]", None)])
+def test_the_next_page_link_echoes_only_a_well_formed_host(hub: HubServer, host: str, expected: str | None) -> None:
+    """The Link is built from Host (a client behind a name gets pages under that name); a malformed Host is not
+    echoed into the header: the link then names the address the hub is bound to."""
+    path = f"/api/models/{REPO}/tree/main?recursive=true&expand=false"
+    status, headers, _ = _request(hub.url, "GET", path, {"Host": host})
+    assert status == 200
+    netloc = urlsplit(headers["Link"][1 : headers["Link"].index(">")]).netloc
+    assert netloc == (expected or urlsplit(hub.url).netloc)
+
+
 def test_corrupt_next_flips_one_byte_once(hub: HubServer) -> None:
     """corrupt_next serves one same-size corrupted body, then the good bytes again."""
     expected = hub.file(REPO, SHARD).read_bytes()
