@@ -58,6 +58,7 @@ _INI_DEFAULTS: dict[str, tuple[str, Callable[[str], object]]] = {
 _GROUP_PREFIX = "chaos-"
 _PLUGIN_NAME = "chaos-session"
 _PROPERTY = "chaos_trial"
+_PLANNED_KEY = "chaos_planned"  # a worker's scenarios and thresholds, JSON, in its xdist workeroutput
 _TRIAL_PARAM = "chaos_trial_index"
 _TRIAL_ID = re.compile(r"(?:^|-)trial\d+(?=-|$)")
 _TRIAL_KEY = pytest.StashKey[Trial]()
@@ -341,6 +342,9 @@ class ChaosPlugin:
         self.validate_static_faults(chaos_items)
         for item in chaos_items:
             self.planned.setdefault(scenario_id(item), self.threshold(item))
+        workeroutput = getattr(self.config, "workeroutput", None)
+        if workeroutput is not None:  # pytest-xdist: the controller collects nothing, so it learns the plan here
+            workeroutput[_PLANNED_KEY] = json.dumps(self.planned, sort_keys=True)
         self._single_trial = len(chaos_items) == 1  # a replay: show its full traceback
         if self.config.getoption("chaos_explain", False):
             reporter = self.config.pluginmanager.get_plugin("terminalreporter")
@@ -588,6 +592,15 @@ class ChaosPlugin:
                 return _scenario_of(nodeid.rpartition("@")[0] if "@" + _GROUP_PREFIX in nodeid else nodeid)
 
         return ScenarioScheduling(config, log)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: object) -> None:
+        """pytest-xdist: take a worker's plan, so a scenario that ran no trial before ``-x`` stopped every worker
+        is ``incomplete`` under xdist too (a worker that crashed before collecting has none)."""
+        planned = getattr(node, "workeroutput", {}).get(_PLANNED_KEY)
+        if planned:
+            for scenario, threshold in json.loads(planned).items():
+                self.planned.setdefault(scenario, threshold)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:

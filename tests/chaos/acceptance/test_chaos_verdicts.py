@@ -198,6 +198,42 @@ def test_stopping_at_the_first_failure_leaves_scenarios_incomplete(pytester: pyt
     assert "scenarios met their thresholds" not in result.stdout.str()
 
 
+XDIST_STOP = """
+import time
+
+import pytest
+
+@pytest.mark.chaos(trials=5, min_recovery_rate=0.5)  # the largest scenario: xdist's scope scheduler sends it first
+def test_a_first(chaos):
+    raise AssertionError("fails at once")
+
+""" + "".join(
+    f"""
+@pytest.mark.chaos(trials=3, min_recovery_rate=0.5)
+def test_later_{n}(chaos):
+    chaos.mark_triggered()
+    time.sleep(0.2)
+"""
+    for n in range(10)
+)
+
+
+def test_stopping_at_the_first_failure_under_xdist_lists_every_scenario(pytester: pytest.Pytester) -> None:
+    """-x under two xdist workers: the controller collects nothing itself, yet every collected scenario is in
+    the journal, and those that ran no trial before the stop are incomplete rather than missing."""
+    pytester.makepyfile(test_scenario=XDIST_STOP)
+    result = pytester.runpytest("-p", "xdist", "-n", "2", "-x", "--chaos-seed=3", "--chaos-report=out")
+    assert result.ret != pytest.ExitCode.OK  # xdist reports a -x stop as INTERRUPTED
+    journal = _journal(pytester)
+    verdicts = {s["id"]: s["verdict"] for s in journal["scenarios"]}
+    expected = {"test_scenario.py::test_a_first"} | {f"test_scenario.py::test_later_{n}" for n in range(10)}
+    assert set(verdicts) == expected, result.stdout.str()
+    ran = {str(trial["scenario"]) for trial in journal["trials"]}
+    assert ran < expected  # the stop came before some scenario's first trial: the case under test
+    assert all(verdicts[s] == "incomplete" for s in expected - ran), verdicts
+    assert "scenarios met their thresholds" not in result.stdout.str()
+
+
 def test_a_keyword_selection_leaves_a_scenario_incomplete(pytester: pytest.Pytester) -> None:
     """-k picking some of a scenario's trials: it is incomplete, never a pass, and the exit status says so."""
     pytester.makepyfile(test_scenario=BASELINE)
