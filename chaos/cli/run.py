@@ -125,7 +125,10 @@ def scenario_files(paths: list[str]) -> list[pathlib.Path]:
 
 
 def _check_scenario_files(paths: list[str]) -> None:
-    """Load every scenario file the run would collect: a bad one is one line (ScenarioError) before any trial."""
+    """Load every scenario file the run would collect: a bad one is one line (ScenarioError) before any trial.
+
+    A fault name the built-in and entry-point registry does not know is refused here only when no conftest.py
+    could define it; otherwise pytest's collection, which loads the conftests, refuses it (one line, exit 4)."""
     files = scenario_files(paths)
     if not files:
         return
@@ -134,7 +137,13 @@ def _check_scenario_files(paths: list[str]) -> None:
 
     manager = ChaosManager.build()
     for path in files:
-        load_scenario(path, manager=manager)
+        load_scenario(path, manager=manager, defer_unknown_faults=_conftest_above(path))
+
+
+def _conftest_above(path: pathlib.Path) -> bool:
+    """Whether a conftest.py sits in ``path``'s folder or above it: pytest loads it, and a fault it defines is
+    unknown to a registry built outside pytest, so the pre-check leaves unknown names to pytest's collection."""
+    return any((folder / "conftest.py").is_file() for folder in path.resolve().parents)
 
 
 def build_pytest_args(args: argparse.Namespace) -> list[str]:

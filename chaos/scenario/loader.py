@@ -40,7 +40,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from chaos.errors import ChaosError, FaultParamError, TargetError
+from chaos.errors import ChaosError, FaultParamError, TargetError, UnknownFaultError
 from chaos.scenario.lines import Where, key_name
 from chaos.scenario.model import (
     PLACEHOLDERS,
@@ -115,10 +115,14 @@ def _basic_threshold_problem(key: str, value: object) -> str | None:
 # -- loading ---------------------------------------------------------------------------------------------------
 
 
-def load_scenario(path: str | Path, *, manager: ChaosManager | None = None) -> ScenarioFile:
+def load_scenario(
+    path: str | Path, *, manager: ChaosManager | None = None, defer_unknown_faults: bool = False
+) -> ScenarioFile:
     """Load and validate ``path``; faults are checked by ``manager`` (built on demand) without arming them.
 
-    Raises ScenarioError, one line, for the first problem found.
+    With ``defer_unknown_faults``, a fault ``manager`` does not know is kept unchecked instead of refused: a
+    pre-check outside pytest uses it where a conftest.py (which only pytest loads) may define the fault; pytest's
+    collection then checks it with every plugin loaded. Raises ScenarioError, one line, for the first problem.
     """
     file = Path(path)
     source = str(path)
@@ -137,14 +141,15 @@ def load_scenario(path: str | Path, *, manager: ChaosManager | None = None) -> S
         from chaos.manager import ChaosManager
 
         manager = ChaosManager.build()
-    return _Loader(file, Where(source, text), manager).scenario(document)
+    return _Loader(file, Where(source, text), manager, defer_unknown_faults).scenario(document)
 
 
 class _Loader:
-    def __init__(self, path: Path, where: Where, manager: ChaosManager) -> None:
+    def __init__(self, path: Path, where: Where, manager: ChaosManager, defer_unknown: bool = False) -> None:
         self.path = path
         self.where = where
         self.manager = manager
+        self.defer_unknown = defer_unknown
         self.served: set[str] = set()
         self.hub_spec: HubSpec | None = None
 
@@ -389,6 +394,10 @@ class _Loader:
                 self.placeholders(value, (*path, "params", key))
         try:
             fault = self.manager.validate(name, dict(params))
+        except UnknownFaultError as error:
+            if not self.defer_unknown:
+                raise self.fail((*path, "fault"), f"{key_name(path)}: {error}") from None
+            return FaultStep(name=name, params=dict(params))  # pytest's collection checks it, with conftests loaded
         except FaultParamError as error:
             key = ("params", error.field) if error.field else ("fault",)
             raise self.fail((*path, *key), f"{key_name(path)}: {error}") from None

@@ -130,3 +130,64 @@ def test_a_bad_scenario_file_is_one_line_before_any_trial(tmp_path: pathlib.Path
     assert result.stderr.startswith(f"resilience run: error: chaos.toml{says}"), result.stderr
     assert "fix" in result.stderr
     assert not (tmp_path / "reports").exists()
+
+
+CONFTEST_FAULT = """\
+from chaos import Fault, Param
+from chaos.fault import ORDER_ENV
+
+
+class DeadMirror(Fault):
+    \"\"\"Point the command at a dead mirror through its environment.\"\"\"
+
+    name = "acme.dead_mirror"
+    summary = "Set ACME_MIRROR=dead for the command."
+    params = (Param("value", str, "dead", "what ACME_MIRROR is set to"),)
+    wraps_command = True
+    command_order = ORDER_ENV
+
+    def arm(self, ctx):
+        yield
+
+    def wrap_command(self, argv, env):
+        self.triggered = True
+        return argv, {**env, "ACME_MIRROR": self.values["value"]}
+
+    def verify_reverted(self, ctx):
+        return []
+
+
+def chaos_add_faults(registry):
+    registry.register(DeadMirror)
+"""
+
+CONFTEST_TOML = """\
+command = ["sh", "-c", "test \\"$ACME_MIRROR\\" = dead || (echo mirror not dead >&2; exit 1)"]
+timeout_s = 30
+trials = 1
+min_recovery_rate = 1.0
+
+[[matrix]]
+id = "dead-mirror"
+fault = "acme.dead_mirror"
+"""
+
+
+def test_a_fault_defined_in_a_conftest_runs_from_resilience_run(tmp_path: pathlib.Path) -> None:
+    """`resilience run` checks scenario files before pytest starts, with a registry that cannot know a
+    conftest.py's faults: beside a conftest it leaves an unknown name to pytest, which loads the conftest (the
+    trial runs and the fault fires) and still refuses a misspelt name in one line naming the closest fault."""
+    (tmp_path / "conftest.py").write_text(CONFTEST_FAULT)
+    (tmp_path / "chaos.toml").write_text(CONFTEST_TOML)
+    result = resilience(tmp_path, "run", "chaos.toml", "--seed", "5", "--no-progress")
+    assert result.returncode == 0, result.stdout + result.stderr
+    (trial,) = json.loads((tmp_path / "reports" / "journal.json").read_text())["trials"]
+    assert trial["outcome"] == "recovered"
+    assert notes(trial, "command.run")[0]["fired"] == ["acme.dead_mirror"]
+
+    (tmp_path / "chaos.toml").write_text(CONFTEST_TOML.replace('"acme.dead_mirror"', '"acme.dead_mirorr"'))
+    result = resilience(tmp_path, "run", "chaos.toml", "--seed", "5", "--no-progress")
+    assert result.returncode != 0
+    [line] = [line for line in result.stdout.splitlines() if "acme.dead_mirorr" in line and "fix:" in line]
+    assert "chaos.toml:8: matrix[0]: fault 'acme.dead_mirorr' is not registered" in line
+    assert "did you mean 'acme.dead_mirror'?" in line
