@@ -63,7 +63,12 @@ class HubServer:
         self._own_root = root is None and generated is None
         if generated is None:
             root_path = Path(tempfile.mkdtemp(prefix="chaos-hub-")) if root is None else Path(root)
-            generated = generate_repos(spec, root_path)
+            try:
+                generated = generate_repos(spec, root_path)
+            except BaseException:
+                if self._own_root:  # a spec that cannot be generated leaves no empty temporary root behind
+                    shutil.rmtree(root_path, ignore_errors=True)
+                raise
         self.spec = spec
         self.generated = generated
         self.host = host

@@ -93,9 +93,10 @@ def runtime_venv(tmp_path_factory: pytest.TempPathFactory, wheel: Path) -> Path:
     return python
 
 
-def test_runtime_alone_installs_no_harness_and_works(runtime_venv: Path) -> None:
+def test_runtime_alone_installs_no_harness_and_works(runtime_venv: Path, tmp_path: Path) -> None:
     """Without extras: pytest, pluggy, hypothesis, rich and pyfakefs are absent, and Runtime and StateStore work."""
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    env["TMPDIR"] = str(tmp_path)  # the probe's mkdtemp() work folder goes with tmp_path
     result = subprocess.run(
         [str(runtime_venv), "-c", _PROBE, *HARNESS],
         capture_output=True,

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import doctest
 import importlib
+import os
+import pathlib
+import tempfile
 
 import pytest
 
@@ -34,9 +37,10 @@ MODULES = [
 
 
 @pytest.mark.parametrize("name", MODULES)
-def test_docstring_examples_pass(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_docstring_examples_pass(name: str, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every >>> example in the module gives the output it shows."""
-    for key in [k for k in __import__("os").environ if k.startswith("RESILIENCE_")]:
+    for key in [k for k in os.environ if k.startswith("RESILIENCE_")]:
         monkeypatch.delenv(key)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the examples' mkdtemp() folders go with tmp_path
     result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
     assert result.failed == 0

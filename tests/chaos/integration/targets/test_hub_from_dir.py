@@ -9,6 +9,7 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -104,7 +105,11 @@ def test_a_plain_folder_is_served_with_true_sha256_etags(tmp_path: Path) -> None
         assert verify_hf_cache(tmp_path / "home", repos=["me/plain"], hub=hub, files=["model.safetensors"]) == []
 
 
-def test_unsafe_folders_are_refused(tmp_path: Path) -> None:
+def test_unsafe_folders_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each refusal is one TargetError, and a hub that made its own temporary root removes it again."""
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))  # where HubServer(spec) makes its chaos-hub-* root
     outside = tmp_path / "secret.txt"
     outside.write_text("not yours")
     folder = tmp_path / "mine"
@@ -122,6 +127,7 @@ def test_unsafe_folders_are_refused(tmp_path: Path) -> None:
         HubServer(HubSpec(repos=(RepoSpec("me/none", files=(), from_dir="/nonexistent"),)))
     with pytest.raises(TargetError, match=r"repos\[0\]\.files=\d+ must be empty with from_dir; fix"):
         HubSpec(repos=(RepoSpec("me/both", files=model_repo("x/y").files, from_dir=str(folder)),))
+    assert list(scratch.iterdir()) == []  # three refused hubs, no temporary root left behind
 
 
 def test_a_spec_file_key_reads_from_dir_beside_it(tmp_path: Path) -> None:

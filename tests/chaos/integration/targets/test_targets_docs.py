@@ -23,6 +23,7 @@ def _blocks(language: str) -> list[str]:
 def test_python_example_runs(index: int, tmp_path: Path) -> None:
     """Each ```python block of docs/targets.md runs in a fresh interpreter (huggingface_hub reads env at import)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "PIP_"))}
+    env["TMPDIR"] = str(tmp_path)  # the examples' mkdtemp() folders (an HF_HOME, a pip --target) go with tmp_path
     done = subprocess.run(
         [sys.executable, "-c", _blocks("python")[index]],
         cwd=tmp_path,

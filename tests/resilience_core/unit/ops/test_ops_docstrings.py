@@ -5,6 +5,7 @@ from __future__ import annotations
 import doctest
 import importlib
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -31,5 +32,6 @@ def test_docstring_examples_pass(name: str, tmp_path: Path, monkeypatch: pytest.
     for key in [k for k in os.environ if k.startswith("RESILIENCE_")]:
         monkeypatch.delenv(key)
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the examples' mkdtemp() folders go with tmp_path
     result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
     assert result.failed == 0
