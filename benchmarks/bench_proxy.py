@@ -187,14 +187,47 @@ def _best_ratio(
     opener: Callable[[int], socket.socket] | None = None,
 ) -> tuple[float, float, float]:
     """Best direct and proxied throughput of interleaved runs, and the proxy's CPU seconds per GB."""
-    direct = proxied = cpu_s = 0.0
+    direct, proxied, cpu_per_gb, _ = _best_ratio_and_ceiling(
+        sink, proxied_port, size, connections=connections, runs=runs, process=process, opener=opener
+    )
+    return direct, proxied, cpu_per_gb
+
+
+def _cpu_s(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return float(times.user + times.system)
+
+
+def _best_ratio_and_ceiling(
+    sink: _Sink,
+    proxied_port: int,
+    size: int,
+    *,
+    connections: int,
+    runs: int,
+    process: psutil.Process,
+    opener: Callable[[int], socket.socket] | None = None,
+) -> tuple[float, float, float, float]:
+    """:func:`_best_ratio`, and the best ratio this machine's cores allow.
+
+    The ceiling: the client (sender and receiver threads, this process) and the proxy use ``c`` and ``p`` CPU
+    seconds per GB proxied; on ``n`` cores no run can move more than ``n / (c + p)`` GB/s, nor more than one
+    thread's core allows (``1 / max(c / 2, p)``, the client's two threads taken as equal), so the ratio cannot
+    pass that rate over the best direct one. It tells a slow proxy apart from a machine with too few cores.
+    """
+    client = psutil.Process()
+    direct = proxied = proxy_s = client_s = 0.0
     for _ in range(runs):
         direct = max(direct, sink.throughput(sink.port, size, connections))
-        before = process.cpu_times()
+        before_proxy, before_client = _cpu_s(process), _cpu_s(client)
         proxied = max(proxied, sink.throughput(proxied_port, size, connections, opener))
-        after = process.cpu_times()
-        cpu_s += after.user + after.system - before.user - before.system
-    return direct, proxied, cpu_s / (runs * size / 1e9)
+        proxy_s += _cpu_s(process) - before_proxy
+        client_s += _cpu_s(client) - before_client
+    gigabytes = runs * size / 1e9
+    proxy_per_gb, client_per_gb = proxy_s / gigabytes, client_s / gigabytes
+    cores = len(os.sched_getaffinity(0))
+    ceiling_gbps = min(cores / (client_per_gb + proxy_per_gb), 1 / max(client_per_gb / 2, proxy_per_gb))
+    return direct, proxied, proxy_per_gb, min(1.0, ceiling_gbps * 1e9 / direct)
 
 
 def _throughputs(api: _Api, sink: _Sink, process: psutil.Process) -> None:
@@ -209,14 +242,19 @@ def _throughputs(api: _Api, sink: _Sink, process: psutil.Process) -> None:
     ]
     for label, toxic, connections, target in cases:
         name = api.toxic("bulk", toxic, latency=0) if toxic else None
-        direct, proxied, cpu_per_gb = _best_ratio(sink, bulk, size, connections=connections, runs=5, process=process)
+        direct, proxied, cpu_per_gb, ceiling = _best_ratio_and_ceiling(
+            sink, bulk, size, connections=connections, runs=5, process=process
+        )
         if name:
             api.remove("bulk", name)
         figure(
             f"proxy throughput, {label}",
             proxied / _MB,
             "MB/s",
-            anchor=f"direct loopback {direct / _MB:.0f} MB/s; proxy CPU {cpu_per_gb:.2f} s/GB",
+            anchor=(
+                f"direct loopback {direct / _MB:.0f} MB/s; proxy CPU {cpu_per_gb:.2f} s/GB; "
+                f"ceiling on {len(os.sched_getaffinity(0))} cores {ceiling:.2f}"
+            ),
             ratio=proxied / direct,
             target=f">= {target}",
             ok=proxied / direct >= target,
