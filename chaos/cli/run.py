@@ -128,7 +128,8 @@ def _check_scenario_files(paths: list[str]) -> None:
     """Load every scenario file the run would collect: a bad one is one line (ScenarioError) before any trial.
 
     A fault name the built-in and entry-point registry does not know is refused here only when no conftest.py
-    could define it; otherwise pytest's collection, which loads the conftests, refuses it (one line, exit 4)."""
+    could define it; otherwise pytest's collection, which loads the conftests, refuses it (one line, before any
+    trial)."""
     files = scenario_files(paths)
     if not files:
         return

@@ -60,6 +60,8 @@ class HubServer:
             spec = HubSpec.from_toml(spec)
         if tree_page_size < 1:
             raise TargetError(f"tree_page_size={tree_page_size!r} must be >= 1")
+        if token is not None and (not isinstance(token, str) or not token.isprintable() or " " in token or not token):
+            raise TargetError("token must be a non-empty printable string without spaces, e.g. 'hf_test'")
         self._own_root = root is None and generated is None
         if generated is None:
             root_path = Path(tempfile.mkdtemp(prefix="chaos-hub-")) if root is None else Path(root)
@@ -76,8 +78,6 @@ class HubServer:
         self._cdn = cdn
         self._cdn_port = cdn_port
         self._cdn_url = cdn_url
-        if token is not None and (not isinstance(token, str) or not token.isprintable() or " " in token or not token):
-            raise TargetError("token must be a non-empty printable string without spaces, e.g. 'hf_test'")
         self.state = HubState(generated, tree_page_size)
         self.state.required_token = token
         self._servers: list[HubHTTPServer] = []
