@@ -176,23 +176,6 @@ def _round_trips(port: int, count: int) -> list[float]:
     return samples
 
 
-def _best_ratio(
-    sink: _Sink,
-    proxied_port: int,
-    size: int,
-    *,
-    connections: int,
-    runs: int,
-    process: psutil.Process,
-    opener: Callable[[int], socket.socket] | None = None,
-) -> tuple[float, float, float]:
-    """Best direct and proxied throughput of interleaved runs, and the proxy's CPU seconds per GB."""
-    direct, proxied, cpu_per_gb, _ = _best_ratio_and_ceiling(
-        sink, proxied_port, size, connections=connections, runs=runs, process=process, opener=opener
-    )
-    return direct, proxied, cpu_per_gb
-
-
 def _cpu_s(process: psutil.Process) -> float:
     times = process.cpu_times()
     return float(times.user + times.system)
@@ -208,7 +191,8 @@ def _best_ratio_and_ceiling(
     process: psutil.Process,
     opener: Callable[[int], socket.socket] | None = None,
 ) -> tuple[float, float, float, float]:
-    """:func:`_best_ratio`, and the best ratio this machine's cores allow.
+    """Best direct and proxied throughput of interleaved runs, the proxy's CPU seconds per GB, and the best ratio
+    this machine's cores allow.
 
     The ceiling: the client (sender and receiver threads, this process) and the proxy use ``c`` and ``p`` CPU
     seconds per GB proxied; on ``n`` cores no run can move more than ``n / (c + p)`` GB/s, nor more than one
