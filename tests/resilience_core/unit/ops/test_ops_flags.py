@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import math
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from resilience_core.config import ReliabilityConfig
@@ -40,9 +41,14 @@ def test_a_25_percent_rollout_enables_25_percent_of_10000_ids() -> None:
 
 @settings(max_examples=25, deadline=None)
 @given(percent=st.floats(min_value=0, max_value=100), name=st.from_regex(r"[a-z][a-z_]{0,20}", fullmatch=True))
+@example(percent=52.0, name="iim")  # 4.2 sd off: the draw that failed the old 2-point bound
 def test_any_percentage_holds_across_a_population(percent: float, name: str) -> None:
-    """Whatever the flag and the percentage, the share of 10,000 ids that get it is within 2 points of it."""
-    assert abs(_share(Flag(name, FlagState.ENABLED, percent)) - percent) <= 2.0
+    """Whatever the flag and the percentage, the share of 10,000 ids that get it is within 5 binomial standard
+    deviations of it (2.5 points at 50%). A stable hash buckets like a fair draw, so the old fixed bound of 2 points
+    (4 sd at 50%) failed by chance about once in 600 runs of 25 examples: 'iim' at 52% gets 54.1% (4.2 sd), a rare
+    draw, not a bias (150 random names: mean z -0.08, sd 1.06). At 5 sd a run fails by chance once in ~70,000."""
+    sd_points = math.sqrt(percent * (100 - percent) / len(IDS))
+    assert abs(_share(Flag(name, FlagState.ENABLED, percent)) - percent) <= max(5 * sd_points, 0.05)
 
 
 @settings(max_examples=25, deadline=None)
