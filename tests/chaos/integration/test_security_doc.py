@@ -24,6 +24,7 @@ def test_python_examples_run_in_order(tmp_path: Path) -> None:
     assert len(blocks) >= 4
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "RESILIENCE_"))}
     env["PYTHONPATH"] = str(REPO)
+    env["TMPDIR"] = str(tmp_path)  # the examples' mkdtemp() folders go with tmp_path
     done = subprocess.run(
         [sys.executable, "-c", "\n".join(blocks)],
         cwd=tmp_path,
