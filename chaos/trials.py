@@ -737,6 +737,7 @@ def _summarize(scenario: str, records: list[dict[str, Any]], hint: Mapping[str, 
         if record.get("time_to_recover_s") is not None:
             recover_times.append(float(record["time_to_recover_s"]))
     min_rate = settings.min_recovery_rate
+    baseline = min_rate == 0.0  # measured for comparison, not gated
     evaluated = len(sequence)
     successes = sum(sequence)
     rate = successes / evaluated if evaluated else None
@@ -751,7 +752,7 @@ def _summarize(scenario: str, records: list[dict[str, Any]], hint: Mapping[str, 
         verdict, reason = "fail", usage_error
     elif leaked := [r for r in counted if r.get("leaked")]:
         verdict, reason = "fail", f"{len(leaked)} trial(s) left a fault not reverted: {leaked[0]['leaked'][0]}"
-    elif outcomes[Outcome.FAILED_DIRTY] and settings.min_recovery_rate > 0.0:
+    elif outcomes[Outcome.FAILED_DIRTY] and not baseline:
         verdict, reason = "fail", f"{outcomes[Outcome.FAILED_DIRTY]} trial(s) failed_dirty (left residue)"
     elif share > settings.max_indeterminate:
         verdict, reason = (
@@ -763,14 +764,14 @@ def _summarize(scenario: str, records: list[dict[str, Any]], hint: Mapping[str, 
         )
     elif not records:
         verdict, reason = "incomplete", "no trial ran (the run stopped first: -x, --maxfail, an interrupt)"
-    elif rate is None and settings.min_recovery_rate == 0.0 and indeterminate == 0:
+    elif rate is None and baseline and indeterminate == 0:
         # a baseline measures; that the fault never provably reached the target is the measurement (n/t)
         verdict = "baseline" if complete else "incomplete"
         reason = "baseline: no trial triggered its fault (nothing to compare)"
     elif rate is None:
         verdict = "fail" if complete else "incomplete"
         reason = "no trial triggered its fault" if indeterminate == 0 else "every triggered trial was indeterminate"
-    elif settings.min_recovery_rate == 0.0:
+    elif baseline:
         verdict = "baseline" if complete else "incomplete"
         dirty = outcomes[Outcome.FAILED_DIRTY]
         reason = (

@@ -263,7 +263,7 @@ class HubRequestHandler(BaseHTTPRequestHandler):
         page = entries[cursor : cursor + page_size]
         headers = {}
         if cursor + page_size < len(entries):
-            host = self.headers.get("Host") or ""
+            host = self.headers.get("Host")
             if not host or not host_header_ok(host):  # the Link is built from it: a malformed Host is not echoed
                 host = f"{self.server.bound_host}:{self.server.server_port}"
             base = urlsplit(self.path).path
